@@ -1,0 +1,37 @@
+"""Errors that reach the user as one clear line instead of a traceback.
+
+The CLI catches :class:`NlpseqError` and prints ``str(error)``; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NlpseqError(Exception):
+    """Base class for every error caused by user input (config, data, run folders)."""
+
+
+class ConfigError(NlpseqError):
+    """A config file or override is wrong: unknown key, wrong type, bad value."""
+
+
+class DataError(NlpseqError):
+    """A data file is wrong. Carries the file and 1-based line so the message can name them.
+
+    ``str(error)`` reads ``path:line: message`` (or ``path: message`` when no line applies).
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.line = line
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = self.path if self.line is None else f"{self.path}:{self.line}"
+            where += ": "
+        return f"{where}{self.message}"
