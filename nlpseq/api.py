@@ -1,0 +1,153 @@
+"""The library's front door: train from a config, load a run folder, predict and evaluate."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import datasets
+import sentencepiece
+import torch
+
+import nlpseq
+from nlpseq.config import Config, config_hash, load_config, read_yaml, save_config, to_dict
+from nlpseq.errors import NlpseqError
+from nlpseq.fileio import write_json
+from nlpseq.tasks import TASKS
+from nlpseq.training import distributed
+from nlpseq.training.checkpoint import load_checkpoint
+from nlpseq.training.trainer import Trainer, choose_device
+
+log = logging.getLogger("nlpseq")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def versions() -> dict[str, str]:
+    return {"nlpseq": nlpseq.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "datasets": datasets.__version__, "sentencepiece": sentencepiece.__version__}
+
+
+def train(config: Config | str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Train a recipe end to end and return its ``results.json`` contents.
+
+    ``config`` is a :class:`Config` or a recipe path; ``overrides`` are ``key=value`` strings.
+    Running again with the same ``run_dir`` resumes from ``checkpoints/last.pt``.
+    """
+    if not isinstance(config, Config):
+        config = load_config(config, overrides)
+    elif overrides:
+        raise ValueError("overrides apply to recipe files; edit the Config object instead")
+    device = choose_device(config.trainer.device)
+    device = distributed.setup(device.type) or device
+    rank, world = distributed.rank_and_world()
+    seed_everything(config.trainer.seed)
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        previous = run_dir / "config.yaml"
+        if previous.is_file() and read_yaml(previous) != to_dict(config):
+            log.warning("%s differs from this run's config; resuming with the new one", previous)
+        save_config(config, previous)
+    distributed.barrier()
+
+    started = time.perf_counter()
+    task = TASKS[config.task](config, run_dir)
+    task.prepare()
+    model = task.build_model()
+    loader = task.loader(task.splits["train"].dataset, train=True)
+    valid = task.splits["valid"].dataset
+    trainer = Trainer(model, config.trainer, run_dir, loader, lambda m: task.evaluate(m, valid),
+                      device=device)
+    log.info("%s: %d parameters, %d train / %d valid examples, device %s x%d", config.task,
+             sum(p.numel() for p in model.parameters()), len(task.splits["train"].dataset), len(valid),
+             device, world)
+    state = trainer.fit()
+
+    model.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "best.pt", device)["model"])
+    model.eval()
+    results: dict[str, Any] = {
+        "task": config.task,
+        "config_hash": config_hash(config),
+        "seed": config.trainer.seed,
+        "best_step": state.best_step,
+        f"best_valid_{config.trainer.metric}": state.best_metric,
+        "steps": state.step,
+        "train_seconds": round(state.train_seconds, 1),
+        "train_tokens_per_s": round(state.train_tokens / max(state.train_seconds, 1e-9), 1),
+        "padding_share": round(loader.batch_sampler.padding_share(), 4),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "device": str(device),
+        "world_size": world,
+        "versions": versions(),
+    }
+    for split in ("valid", "test"):
+        if split in task.splits:
+            results[split] = task.evaluate(model, task.splits[split].dataset, details=True)
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    if rank == 0:
+        write_json(run_dir / "results.json", results)
+        report = getattr(task, "report", None)
+        if report is not None:
+            report(results, run_dir)
+    distributed.teardown()
+    return results
+
+
+class Predictor:
+    """A trained run folder, ready to predict on raw input and to evaluate on files.
+
+    >>> predictor = nlpseq.load("runs/mr_bigru")
+    >>> predictor.predict("a gripping, beautifully acted film")
+    {'label': 'positive', 'probability': 0.93, ...}
+    """
+
+    def __init__(self, run_dir: str | Path, device: str = "auto", checkpoint: str = "best"):
+        self.run_dir = Path(run_dir)
+        config_file = self.run_dir / "config.yaml"
+        if not config_file.is_file():
+            raise NlpseqError(f"{self.run_dir}: not a run folder (config.yaml is missing)")
+        config = load_config(config_file)
+        # Inference never re-reads pretrained vectors: the checkpoint holds the trained ones.
+        model_cfg = config.model
+        if hasattr(model_cfg, "embedding"):
+            model_cfg = replace(model_cfg, embedding=replace(model_cfg.embedding, pretrained=None))
+        self.config = replace(config, model=model_cfg)
+        self.device = choose_device(device)
+        self.task = TASKS[config.task](self.config, self.run_dir)
+        self.task.restore()
+        self.model = self.task.build_model()
+        path = self.run_dir / "checkpoints" / f"{checkpoint}.pt"
+        self.model.load_state_dict(load_checkpoint(path, self.device)["model"])
+        self.model.to(self.device).eval()
+
+    def predict(self, inputs: str | list[str]) -> dict[str, Any] | list[dict[str, Any]]:
+        """Predict one raw text (returns a dict) or a list of texts (returns a list)."""
+        if isinstance(inputs, str):
+            return self.task.predict(self.model, [inputs])[0]
+        return self.task.predict(self.model, list(inputs))
+
+    def evaluate(self, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
+        """Metrics on a split of the recipe's data, or on ``data``, a file in the recipe's format."""
+        if data is not None:
+            dataset = self.task.load_file(str(data))
+        else:
+            self.task.prepare()
+            if split not in self.task.splits:
+                raise NlpseqError(f"the recipe's data has no {split!r} split "
+                                  f"(has: {', '.join(self.task.splits)})")
+            dataset = self.task.splits[split].dataset
+        return self.task.evaluate(self.model, dataset, details=True)
+
+
+def load(run_dir: str | Path, device: str = "auto") -> Predictor:
+    """Load a run folder for prediction: ``nlpseq.load("runs/x").predict("some text")``."""
+    return Predictor(run_dir, device)

@@ -1,0 +1,331 @@
+"""Typed configs: dataclasses loaded from a recipe YAML plus dotted ``key=value`` overrides.
+
+A recipe is one YAML file whose top-level keys are the fields of :class:`Config`. Loading checks every
+key and every type against the dataclasses, so a typo stops the run at once with a message naming the
+key and the valid ones, instead of being ignored. Field names match the constructor arguments of the
+modules they configure (``hidden_size``, ``num_layers``, ...), so a section can be splatted into the
+constructor.
+
+The ``model`` section's dataclass depends on ``task`` (see ``MODEL_CONFIGS``, filled by the task modules
+in :mod:`nlpseq.tasks`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from nlpseq.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from and which fields hold what.
+
+    Either ``corpus`` (a named corpus fetched by ``nlpseq data fetch``, whose files fill ``train``/
+    ``valid``/``test`` when those are not given), ``hub`` (a dataset name on the Hugging Face hub), or
+    local files ``train``/``valid``/``test`` in ``format``.
+    """
+
+    corpus: str | None = None
+    hub: str | None = None
+    hub_config: str | None = None
+    train: str | None = None
+    valid: str | None = None
+    test: str | None = None
+    # Split names used on the hub; local files are mapped onto train/valid/test directly.
+    train_split: str = "train"
+    valid_split: str | None = "validation"
+    test_split: str | None = "test"
+    # When the data has no validation split, carve this fraction off train (seeded).
+    valid_fraction: float = 0.1
+    format: Literal["jsonl", "json", "csv", "tsv", "text", "conll", "conllu", "brown"] = "jsonl"
+    text_field: str = "text"
+    label_field: str = "label"
+    # Hub datasets often store labels as class ids; these names replace them (in id order).
+    label_names: list[str] | None = None
+    tokens_field: str = "tokens"
+    tags_field: str = "tags"
+    # CoNLL column files: which columns hold the token and the tag (negative counts from the end).
+    token_column: int = 0
+    tag_column: int = -1
+    # Tagging: the tag scheme of the files (None: plain tags such as POS) and the one to train on.
+    tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
+    train_tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
+    lowercase: bool = False
+    # Longest sequence (in tokens) kept for training; longer training examples are skipped and counted.
+    max_length: int = 512
+    # Dataset-cache folder for ``datasets`` (None: the library default).
+    cache_dir: str | None = None
+
+
+@dataclass
+class TokenizerConfig:
+    """One tokenizer. ``kind`` picks the implementation in :mod:`nlpseq.tokenizers`."""
+
+    kind: Literal["sentencepiece", "word", "char"] = "word"
+    lowercase: bool = False
+    # sentencepiece
+    vocab_size: int = 8000
+    model_type: Literal["bpe", "unigram"] = "unigram"
+    character_coverage: float = 1.0
+    # word / char
+    min_freq: int = 1
+    max_size: int | None = None
+    vocab_file: str | None = None
+
+
+@dataclass
+class EmbeddingConfig:
+    """Arguments of :class:`nlpseq.models.embedding.TokenEmbedding` (vocabulary size comes from data)."""
+
+    embedding_dim: int = 128
+    dropout: float = 0.0
+    pretrained: str | None = None  # word2vec/GloVe text file
+    freeze: bool = False
+
+
+@dataclass
+class EncoderConfig:
+    """Arguments of :class:`nlpseq.models.encoder.RNNEncoder` (input size comes from the embedding)."""
+
+    rnn_type: Literal["gru", "lstm"] = "lstm"
+    hidden_size: int = 256
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.0
+
+
+@dataclass
+class TrainerConfig:
+    """Arguments of :class:`nlpseq.training.trainer.Trainer`: optimisation, evaluation, checkpoints."""
+
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    schedule: Literal["constant", "warmup_linear", "plateau"] = "constant"
+    warmup_steps: int = 0
+    plateau_factor: float = 0.5
+    plateau_patience: int = 1
+    max_epochs: int = 10
+    max_steps: int | None = None
+    # Token budget per batch (padded size: rows x longest row); ``batch_size`` caps the rows.
+    batch_tokens: int = 2048
+    batch_size: int = 64
+    # Batches are sorted by length within shuffled pools of this many batches (bucketing).
+    pool_batches: int = 50
+    grad_clip: float | None = 5.0
+    grad_accum: int = 1
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    device: str = "auto"
+    # Evaluate every N optimizer steps (None: at the end of each epoch).
+    eval_every: int | None = None
+    metric: str = "accuracy"
+    metric_mode: Literal["max", "min"] = "max"
+    patience: int | None = None
+    seed: int = 13
+    num_workers: int = 0
+    log_every: int = 50
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    """A whole recipe. ``model`` is parsed into the dataclass that ``task`` registers."""
+
+    task: str = "classification"
+    run_dir: str = "runs/default"
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: Any = None
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+# task name -> dataclass of its ``model`` section. Filled by nlpseq.tasks (one plain dict, one place).
+MODEL_CONFIGS: dict[str, type] = {}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parsing: dicts -> dataclasses with type checks
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert where lossless (int -> float)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, allowed))}")
+        return value
+    if origin is list:
+        (item_type,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(item, item_type, f"{key}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        _, value_type = typing.get_args(tp)
+        return {k: _coerce(v, value_type, f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        return from_dict(tp, value, prefix=key)
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp in (int, float, str):
+        if isinstance(value, tp) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r} ({type(value).__name__})")
+    raise ConfigError(f"{key}: unsupported config type {_type_name(tp)}")
+
+
+def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from ``values``; unknown keys and wrong types raise ConfigError."""
+    values = values or {}
+    where = prefix or cls.__name__
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in values if k not in names]
+    if unknown:
+        raise ConfigError(
+            f"unknown key {_join(prefix, unknown[0])!r}; valid keys{' in ' + prefix if prefix else ''}: "
+            + ", ".join(names)
+        )
+    kwargs = {}
+    for name in names:
+        if name not in values:
+            continue
+        if cls is Config and name == "model":
+            continue  # parsed by the task's dataclass, below
+        kwargs[name] = _coerce(values[name], hints[name], _join(prefix, name))
+    obj = cls(**kwargs)
+    if cls is Config:
+        model_cls = MODEL_CONFIGS.get(obj.task)
+        if model_cls is None:
+            raise ConfigError(f"task: {obj.task!r} is not one of {', '.join(sorted(MODEL_CONFIGS))}")
+        obj.model = from_dict(model_cls, values.get("model"), prefix="model")
+    return obj
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass -> plain nested dict (YAML/JSON safe)."""
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+# ---------------------------------------------------------------------------------------------------
+# Overrides and files
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"trainer.lr=3e-4"`` -> (["trainer", "lr"], 0.0003). The value is read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key=value (e.g. trainer.lr=0.001)")
+    key, raw = text.split("=", 1)
+    if not key:
+        raise ConfigError(f"override {text!r} has no key")
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError as error:
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({error})") from None
+    # YAML 1.1 reads "1e-3" as a string; users mean a number.
+    if isinstance(value, str):
+        try:
+            value = float(value) if any(c in value for c in "eE.") else value
+        except ValueError:
+            pass
+    return key.split("."), value
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set dotted keys in a nested dict (in place) and return it."""
+    for text in overrides:
+        path, value = parse_override(text)
+        node = values
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {text!r}: {part!r} is not a section")
+            node = child
+        node[path[-1]] = value
+    return values
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; a missing file or bad YAML is a ConfigError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(error, 'problem', error)}") from None
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of sections, got {type(values).__name__}")
+    return values
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Load a recipe (or built-in defaults when ``path`` is None) and apply ``key=value`` overrides."""
+    import nlpseq.tasks  # noqa: F401  (fills MODEL_CONFIGS)
+
+    values = read_yaml(path) if path is not None else {}
+    apply_overrides(values, overrides or [])
+    try:
+        return from_dict(Config, values)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}" if path is not None else str(error)) from None
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
+
+
+def config_hash(config: Config) -> str:
+    """A short stable hash of everything that shapes results (run_dir excluded)."""
+    values = to_dict(config)
+    values.pop("run_dir", None)
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]

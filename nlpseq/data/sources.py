@@ -1,0 +1,176 @@
+"""One loader for named corpora, hub datasets and local files: every split becomes a ``datasets.Dataset``.
+
+The task hands in ``normalize(record, where) -> dict | None``: it checks one raw record (raising
+:class:`DataError` with the place) and returns the fields the task keeps, or None to skip it (the
+skips are counted and logged, never silent). Every record keeps ``line`` (file line, or hub row
+number) so later errors can point back at it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from nlpseq.config import DataConfig
+from nlpseq.data.records import RECORD_FORMATS, read_records
+from nlpseq.errors import ConfigError, DataError
+
+log = logging.getLogger("nlpseq.data")
+
+SPLITS = ("train", "valid", "test")
+TAGGED_FORMATS = ("conll", "conllu", "brown")
+
+Normalize = Callable[[dict[str, Any], str], "dict[str, Any] | None"]
+
+
+@dataclass
+class Split:
+    """One loaded split: where it came from (for messages) and its normalised records."""
+
+    name: str
+    source: str
+    dataset: datasets.Dataset
+    skipped: Counter[str]
+
+
+def resolve_corpus(config: DataConfig, fetch: bool = True) -> DataConfig:
+    """Fill ``train``/``valid``/``test`` from a named corpus, fetching it first when missing."""
+    if config.corpus is None:
+        return config
+    from data_scripts import CORPORA, corpus_dir, fetch_corpus, is_fetched
+
+    if config.corpus not in CORPORA:
+        raise ConfigError(f"data.corpus: {config.corpus!r} is not one of {', '.join(sorted(CORPORA))}")
+    if fetch and not is_fetched(config.corpus):
+        log.info("corpus %s is not in the cache: fetching it", config.corpus)
+        fetch_corpus(config.corpus)
+    folder = corpus_dir(config.corpus)
+    by_stem = {Path(name).stem: str(folder / name) for name in CORPORA[config.corpus].files}
+    filled = {split: getattr(config, split) or by_stem.get(split) for split in SPLITS}
+    return replace(config, **filled)
+
+
+def _iter_local(path: str, config: DataConfig) -> Iterable[dict[str, Any]]:
+    if config.format in TAGGED_FORMATS:
+        from nlpseq.data.tagged_readers import read_tagged_file
+
+        options: dict[str, Any] = {}
+        if config.format == "conll":
+            options = {"token_column": config.token_column, "tag_column": config.tag_column}
+        return read_tagged_file(path, config.format, **options)
+    if config.format not in RECORD_FORMATS:
+        raise ConfigError(f"data.format: {config.format!r} is not one of "
+                          f"{', '.join(RECORD_FORMATS + TAGGED_FORMATS)}")
+    return read_records(path, config.format, config.text_field)
+
+
+def _iter_hub(config: DataConfig, split_name: str) -> tuple[str, Iterable[dict[str, Any]]]:
+    source = f"{config.hub}[{split_name}]"
+    try:
+        hub = datasets.load_dataset(config.hub, config.hub_config, split=split_name,
+                                    cache_dir=config.cache_dir)
+    except Exception as error:  # the hub raises many types; the user needs the name and the reason
+        raise DataError(f"could not load hub dataset: {type(error).__name__}: {error}", source) from None
+    features = hub.features
+
+    def rows() -> Iterable[dict[str, Any]]:
+        for index, row in enumerate(hub):
+            row = dict(row)
+            # Class-label ids become their names, so labels read the same as in local files.
+            for name, feature in features.items():
+                if isinstance(feature, datasets.ClassLabel):
+                    row[name] = feature.int2str(row[name]) if row[name] >= 0 else None
+                elif isinstance(getattr(feature, "feature", None), datasets.ClassLabel):
+                    # a sequence of class ids (token tags)
+                    row[name] = [feature.feature.int2str(i) for i in row[name]]
+            row["line"] = index + 1
+            yield row
+
+    return source, rows()
+
+
+def _normalised(records: Iterable[dict[str, Any]], source: str, normalize: Normalize,
+                skipped: Counter[str]) -> list[dict[str, Any]]:
+    kept = []
+    for record in records:
+        out = normalize(record, source)
+        if out is None:
+            skipped[f"{source}"] += 1
+            continue
+        out["line"] = record.get("line", 0)
+        kept.append(out)
+    return kept
+
+
+def load_splits(config: DataConfig, normalize: Normalize, seed: int = 13, carve_valid: bool = True
+                ) -> dict[str, Split]:
+    """Load train/valid/test (test may be absent); carve valid off train when there is none."""
+    config = resolve_corpus(config)
+    splits: dict[str, Split] = {}
+    for split in SPLITS:
+        skipped: Counter[str] = Counter()
+        if config.hub is not None:
+            hub_split = {"train": config.train_split, "valid": config.valid_split,
+                         "test": config.test_split}[split]
+            if hub_split is None:
+                continue
+            source, rows = _iter_hub(config, hub_split)
+            records = _normalised(rows, source, normalize, skipped)
+        else:
+            path = getattr(config, split)
+            if path is None:
+                continue
+            source = str(path)
+            records = _normalised(_iter_local(source, config), source, normalize, skipped)
+            if not records:
+                raise DataError("no usable examples" + (f" ({sum(skipped.values())} skipped)"
+                                                        if skipped else "") + "; is the file empty?", source)
+        if skipped:
+            log.warning("%s: skipped %d examples (see the warnings above for the first ones)",
+                        source, sum(skipped.values()))
+        splits[split] = Split(split, source, datasets.Dataset.from_list(records), skipped)
+    if "train" not in splits:
+        raise ConfigError("data: no training data; set data.corpus, data.hub or data.train")
+    if "valid" not in splits and carve_valid:
+        splits["train"], splits["valid"] = _carve_valid(splits["train"], config.valid_fraction, seed)
+    return splits
+
+
+def _carve_valid(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Split a seeded ``fraction`` of train off as validation data (order-independent of hardware)."""
+    n = len(train.dataset)
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    cut = max(1, round(n * fraction))
+    valid_ids, train_ids = sorted(order[:cut]), sorted(order[cut:])
+    log.info("no validation split: using %d of %d training examples (seed %d)", cut, n, seed)
+    return (
+        Split("train", train.source, train.dataset.select(train_ids), train.skipped),
+        Split("valid", f"{train.source} (held out)", train.dataset.select(valid_ids), Counter()),
+    )
+
+
+def cached_map(dataset: datasets.Dataset, function: Callable[[dict[str, list]], dict[str, list]],
+               key: str, cache_dir: str | Path | None, remove_columns: list[str] | None = None
+               ) -> datasets.Dataset:
+    """``dataset.map(function, batched=True)``, cached on disk under a key the caller makes unique.
+
+    ``key`` must change whenever the input or the function's behaviour changes (the tasks hash the
+    records, the tokenizer files and the options into it), so a stale cache is never read.
+    """
+    if cache_dir is None:
+        return dataset.map(function, batched=True, remove_columns=remove_columns)
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(f"{dataset._fingerprint}|{key}".encode()).hexdigest()[:20]
+    return dataset.map(function, batched=True, remove_columns=remove_columns,
+                       cache_file_name=str(cache_dir / f"map-{digest}.arrow"),
+                       load_from_cache_file=True, new_fingerprint=digest)

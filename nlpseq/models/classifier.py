@@ -1,0 +1,84 @@
+"""Many-to-one: embed -> RNN encoder -> pool -> linear head over the classes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+
+from nlpseq.config import EmbeddingConfig, EncoderConfig
+from nlpseq.models.embedding import TokenEmbedding
+from nlpseq.models.encoder import RNNEncoder
+from nlpseq.models.pooling import Pooling
+
+
+@dataclass
+class ClassifierConfig:
+    """The ``model`` section of a classification recipe (arguments of :class:`SequenceClassifier`)."""
+
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    pooling: Literal["last", "mean", "max", "attention"] = "max"
+    dropout: float = 0.3
+    # Loss weight per class (in label-vocabulary order), or "balanced" (inverse training frequency).
+    class_weights: list[float] | Literal["balanced"] | None = None
+
+
+@dataclass
+class ClassifierOutput:
+    logits: torch.Tensor  # [B, C]
+    loss: torch.Tensor | None = None  # mean cross-entropy when labels were given
+
+
+class SequenceClassifier(nn.Module):
+    """Classify whole sequences.
+
+    ``forward(batch)`` reads ``input_ids [B, T]``, ``lengths [B]``, ``mask [B, T]`` and, when present,
+    ``labels [B]``; it returns logits ``[B, C]`` and the loss.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embedding: EmbeddingConfig | None = None,
+        encoder: EncoderConfig | None = None,
+        pooling: str = "max",
+        dropout: float = 0.3,
+        class_weights: list[float] | None = None,
+        vocabulary: list[str] | None = None,
+    ):
+        super().__init__()
+        embedding = embedding or EmbeddingConfig()
+        encoder = encoder or EncoderConfig()
+        self.embedding = TokenEmbedding(vocab_size, **asdict(embedding), vocabulary=vocabulary)
+        self.encoder = RNNEncoder(embedding.embedding_dim, **asdict(encoder))
+        self.pooling = Pooling(pooling, self.encoder.output_size)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.encoder.output_size, num_classes)
+        if class_weights is not None and len(class_weights) != num_classes:
+            raise ValueError(f"class_weights has {len(class_weights)} values for {num_classes} classes")
+        weights = torch.tensor(class_weights, dtype=torch.float) if class_weights is not None else None
+        self.register_buffer("class_weights", weights, persistent=False)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> ClassifierOutput:
+        embedded = self.embedding(batch["input_ids"])
+        encoded = self.encoder(embedded, batch["lengths"])
+        pooled = self.pooling(encoded, batch["mask"])
+        logits = self.head(self.dropout(pooled))
+        loss = None
+        if "labels" in batch:
+            loss = nn.functional.cross_entropy(logits.float(), batch["labels"], weight=self.class_weights)
+        return ClassifierOutput(logits, loss)
+
+    @torch.no_grad()
+    def predict_proba(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Class probabilities ``[B, C]`` (no labels needed)."""
+        was_training = self.training
+        self.eval()
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        probs = self.forward(inputs).logits.float().softmax(-1)
+        self.train(was_training)
+        return probs

@@ -1,0 +1,85 @@
+"""The shared recurrent encoder: GRU or LSTM, packed so that padding never changes a result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+# An RNN state: h ``[layers * directions, B, H]`` (GRU) or (h, c) (LSTM).
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class EncoderOutput:
+    """What every task reads from the encoder.
+
+    outputs: ``[B, T, H * directions]`` per-token states (zeros at padding), for tagging/attention.
+    final: ``[B, H * directions]`` last layer's final state (forward direction at each row's last
+        real token, backward direction at its first), for many-to-one pooling.
+    state: the raw final RNN state, to initialise a decoder or carry across BPTT windows.
+    """
+
+    outputs: torch.Tensor
+    final: torch.Tensor
+    state: State
+
+
+class RNNEncoder(nn.Module):
+    """Multi-layer (bi)GRU/LSTM over embedded sequences.
+
+    Args:
+        input_size: size of each input vector.
+        hidden_size: state size per direction.
+        num_layers: stacked layers.
+        rnn_type: ``"gru"`` or ``"lstm"``.
+        bidirectional: also read right to left (outputs concatenate both directions).
+        dropout: dropout between layers and on the outputs.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        rnn_type: str = "lstm",
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        rnn_class = {"gru": nn.GRU, "lstm": nn.LSTM}.get(rnn_type)
+        if rnn_class is None:
+            raise ValueError(f"rnn_type must be 'gru' or 'lstm', got {rnn_type!r}")
+        self.rnn = rnn_class(
+            input_size, hidden_size, num_layers=num_layers, batch_first=True,
+            bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.rnn_type = rnn_type
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_directions = 2 if bidirectional else 1
+        self.output_size = hidden_size * self.num_directions
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(
+        self, inputs: torch.Tensor, lengths: torch.Tensor | None = None, state: State | None = None
+    ) -> EncoderOutput:
+        """Encode ``inputs [B, T, input_size]``; ``lengths [B]`` marks right padding (None: none).
+
+        Without lengths the RNN runs unpacked (a language model's full windows, where ``state``
+        carries over from the previous window).
+        """
+        if lengths is None:
+            outputs, state = self.rnn(inputs, state)
+        else:
+            # pack_padded_sequence wants lengths on the CPU.
+            packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            packed_out, state = self.rnn(packed, state)
+            outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=inputs.size(1))
+        h = state[0] if isinstance(state, tuple) else state
+        # h: [layers * directions, B, H]; keep the last layer, concatenate its directions.
+        last = h.view(self.num_layers, self.num_directions, h.size(1), self.hidden_size)[-1]
+        final = torch.cat(list(last), dim=-1)
+        return EncoderOutput(self.dropout(outputs), self.dropout(final), state)

@@ -1,0 +1,203 @@
+"""Many-to-one task: sentence classification (sentiment and other text labels)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from torch import nn
+
+from nlpseq.config import Config
+from nlpseq.data.batching import lengths_and_mask, pad
+from nlpseq.data.sources import Split, cached_map, load_splits
+from nlpseq.errors import DataError
+from nlpseq.metrics.classification import classification_metrics
+from nlpseq.models.classifier import ClassifierConfig, SequenceClassifier
+from nlpseq.tasks.common import (
+    gather_by_index,
+    load_labels,
+    make_loader,
+    prepare_tokenizer,
+    save_labels,
+    tokenizer_key,
+)
+from nlpseq.tokenizers import PAD_ID
+
+log = logging.getLogger("nlpseq.task")
+
+
+class ClassificationTask:
+    """Loads text/label data, owns the tokenizer and label vocabulary, builds and scores the model.
+
+    A run folder holds ``tokenizer.*`` and ``labels.json``; :meth:`from_run_dir` restores the task
+    without any data for prediction.
+    """
+
+    name = "classification"
+    model_config = ClassifierConfig
+    default_metric = "accuracy"
+
+    def __init__(self, config: Config, run_dir: str | Path):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.splits: dict[str, Split] = {}
+        self.tokenizer: Any = None
+        self.labels: list[str] = []
+        self._warned = 0
+
+    # ---------------------------------------------------------------------------------- data
+    def _normalize(self, record: dict[str, Any], source: str) -> dict[str, Any] | None:
+        data = self.config.data
+        line = record.get("line")
+        for name in (data.text_field, data.label_field):
+            if name not in record or record[name] is None:
+                fields = ", ".join(k for k in record if k != "line")
+                raise DataError(f"missing field {name!r} (fields present: {fields}); set "
+                                f"data.{'text' if name == data.text_field else 'label'}_field", source, line)
+        text = record[data.text_field]
+        if not isinstance(text, str):
+            raise DataError(f"field {data.text_field!r} must be a string, got {type(text).__name__}",
+                            source, line)
+        label = record[data.label_field]
+        if isinstance(label, bool) or not isinstance(label, str | int):
+            raise DataError(f"field {data.label_field!r} must be a string or integer, got {label!r}",
+                            source, line)
+        if data.label_names is not None and isinstance(label, int):
+            if not 0 <= label < len(data.label_names):
+                raise DataError(f"label id {label} is outside data.label_names", source, line)
+            label = data.label_names[label]
+        if not text.strip():
+            if self._warned < 5:
+                log.warning("%s:%s: empty text, skipped", source, line)
+            self._warned += 1
+            return None
+        return {"text": text, "label": str(label)}
+
+    def prepare(self) -> None:
+        """Load the splits, build (or reload) the tokenizer and labels, tokenise with a cache."""
+        self.splits = load_splits(self.config.data, self._normalize, self.config.trainer.seed)
+        train = self.splits["train"].dataset
+        self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer,
+                                           texts=lambda: iter(train["text"]))
+        self.labels = load_labels(self.run_dir, "labels") or sorted(set(train["label"]))
+        save_labels(self.run_dir, "labels", self.labels)
+        for split in self.splits.values():
+            self._check_labels(split)
+            split.dataset = self.tokenize(split.dataset)
+
+    def _check_labels(self, split: Split) -> None:
+        known = set(self.labels)
+        for label, line in zip(split.dataset["label"], split.dataset["line"], strict=True):
+            if label not in known:
+                raise DataError(f"label {label!r} never occurs in the training data "
+                                f"(known: {', '.join(self.labels)})", split.source, line)
+
+    def tokenize(self, dataset: datasets.Dataset) -> datasets.Dataset:
+        """Add ``input_ids`` and ``length`` (cached on disk per data + tokenizer + options)."""
+        tokenizer, max_length = self.tokenizer, self.config.data.max_length
+        label_ids = {label: i for i, label in enumerate(self.labels)}
+
+        def encode(batch: dict[str, list]) -> dict[str, list]:
+            ids = [row[:max_length] or [PAD_ID] for row in tokenizer.encode(batch["text"])]
+            return {"input_ids": ids, "length": [len(row) for row in ids],
+                    "label_id": [label_ids.get(label, -1) for label in batch["label"]]}
+
+        key = f"{tokenizer_key(self.run_dir, 'tokenizer')}|{max_length}|{self.labels}"
+        return cached_map(dataset, encode, key, self.config.data.cache_dir)
+
+    def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        ids = [row["input_ids"] for row in rows]
+        lengths, mask = lengths_and_mask(ids)
+        batch = {"input_ids": pad(ids, PAD_ID), "lengths": lengths, "mask": mask,
+                 "index": torch.tensor([row["index"] for row in rows]),
+                 "num_tokens": lengths.sum()}
+        if all(row.get("label_id", -1) >= 0 for row in rows):
+            batch["labels"] = torch.tensor([row["label_id"] for row in rows])
+        return batch
+
+    def loader(self, dataset: datasets.Dataset, train: bool) -> Any:
+        return make_loader(dataset, dataset["length"], self.collate, self.config.trainer, train)
+
+    # ---------------------------------------------------------------------------------- model
+    def build_model(self) -> nn.Module:
+        cfg: ClassifierConfig = self.config.model
+        weights = cfg.class_weights
+        if weights == "balanced":
+            counts = Counter(self.splits["train"].dataset["label"]) if self.splits else None
+            if counts is None:
+                weights = [1.0] * len(self.labels)  # restored from the checkpoint at load time
+            else:
+                total = sum(counts.values())
+                weights = [total / (len(self.labels) * counts[label]) for label in self.labels]
+        return SequenceClassifier(
+            self.tokenizer.vocab_size, len(self.labels), embedding=cfg.embedding, encoder=cfg.encoder,
+            pooling=cfg.pooling, dropout=cfg.dropout, class_weights=weights,
+            vocabulary=getattr(self.tokenizer, "itos", None) if cfg.embedding.pretrained else None,
+        )
+
+    # ---------------------------------------------------------------------------------- scoring
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, dataset: datasets.Dataset, details: bool = False
+                 ) -> dict[str, Any]:
+        """Accuracy and macro-F1 (plus per-class scores and the confusion matrix when ``details``)."""
+        device = next(model.parameters()).device
+        local: list[tuple[int, tuple[int, int]]] = []
+        for batch in self.loader(dataset, train=False):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            predicted = model.predict_proba(batch).argmax(-1)
+            for index, gold, pred in zip(batch["index"].tolist(), batch["labels"].tolist(),
+                                         predicted.tolist(), strict=True):
+                local.append((index, (gold, pred)))
+        pairs = gather_by_index(local)
+        metrics = classification_metrics([g for g, _ in pairs], [p for _, p in pairs], self.labels)
+        if not details:
+            return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+        metrics["examples"] = len(pairs)
+        return metrics
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
+        """Label and probability for each raw text (empty texts get ``label: None``)."""
+        device = next(model.parameters()).device
+        rows = [{"text": t, "label": self.labels[0]} for t in texts if t.strip()]
+        results: list[dict[str, Any]] = [{"label": None, "probability": None} for _ in texts]
+        if rows:
+            dataset = self._encode_rows(rows)
+            probs_by_index: dict[int, list[float]] = {}
+            for batch in self.loader(dataset, train=False):
+                batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+                for index, probs in zip(batch["index"].tolist(), model.predict_proba(batch).tolist(),
+                                        strict=True):
+                    probs_by_index[index] = probs
+            filled = [i for i, t in enumerate(texts) if t.strip()]
+            for row_index, text_index in enumerate(filled):
+                probs = probs_by_index[row_index]
+                best = max(range(len(probs)), key=probs.__getitem__)
+                results[text_index] = {"label": self.labels[best], "probability": probs[best],
+                                       "probabilities": dict(zip(self.labels, probs, strict=True))}
+        return results
+
+    def _encode_rows(self, rows: list[dict[str, Any]]) -> datasets.Dataset:
+        ids = [row[: self.config.data.max_length] or [PAD_ID]
+               for row in self.tokenizer.encode([r["text"] for r in rows])]
+        return datasets.Dataset.from_dict({"input_ids": ids, "length": [len(r) for r in ids]})
+
+    def load_file(self, path: str) -> datasets.Dataset:
+        """A labelled file in the recipe's format and field names, checked and tokenised."""
+        data = replace(self.config.data, corpus=None, hub=None, train=path, valid=None, test=None)
+        split = load_splits(data, self._normalize, carve_valid=False)["train"]
+        self._check_labels(split)
+        return self.tokenize(split.dataset)
+
+    def restore(self) -> None:
+        """Reload tokenizer and labels from the run folder (no data needed)."""
+        self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer)
+        self.labels = load_labels(self.run_dir, "labels") or []
+
+    def describe(self) -> dict[str, Any]:
+        return {"labels": self.labels, "model": asdict(self.config.model)}

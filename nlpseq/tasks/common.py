@@ -1,0 +1,113 @@
+"""Pieces every task uses: loaders, label vocabularies, tokenizers kept in the run folder, gathering."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from torch.utils.data import DataLoader
+
+from nlpseq.config import TokenizerConfig, TrainerConfig
+from nlpseq.data.batching import TokenBudgetBatchSampler
+from nlpseq.errors import NlpseqError
+from nlpseq.fileio import write_json
+from nlpseq.tokenizers import SentencePieceTokenizer, VocabTokenizer, build_tokenizer, load_tokenizer
+from nlpseq.training import distributed
+
+log = logging.getLogger("nlpseq.task")
+
+Tokenizer = VocabTokenizer | SentencePieceTokenizer
+
+
+def make_loader(
+    dataset: datasets.Dataset,
+    lengths: Sequence[int],
+    collate: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]],
+    config: TrainerConfig,
+    train: bool,
+) -> DataLoader:
+    """Bucketed loader: shuffled pools for training, length order (every example once) otherwise."""
+    sampler = TokenBudgetBatchSampler(
+        lengths, config.batch_tokens, config.batch_size, shuffle=train, seed=config.seed,
+        pool_batches=config.pool_batches, even_shares=train,
+    )
+    return DataLoader(_Indexed(dataset), batch_sampler=sampler, collate_fn=collate,
+                      num_workers=config.num_workers)
+
+
+class _Indexed(torch.utils.data.Dataset):
+    """A datasets.Dataset whose items also carry their row index (to re-order gathered predictions)."""
+
+    def __init__(self, dataset: datasets.Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = dict(self.dataset[index])
+        item["index"] = index
+        return item
+
+    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
+        # One columnar read per batch instead of one per row: much faster on Arrow tables.
+        rows = self.dataset[indices]
+        return [{**{k: v[i] for k, v in rows.items()}, "index": index} for i, index in enumerate(indices)]
+
+
+def gather_by_index(local: list[tuple[int, Any]]) -> list[Any]:
+    """Merge (index, value) pairs from every rank into one list in index order, duplicates dropped."""
+    merged: dict[int, Any] = {}
+    for part in distributed.all_gather_objects(local):
+        for index, value in part:
+            merged.setdefault(index, value)
+    return [merged[i] for i in sorted(merged)]
+
+
+def save_labels(run_dir: Path, name: str, labels: list[str]) -> None:
+    if distributed.is_main():
+        write_json(run_dir / f"{name}.json", labels)
+
+
+def load_labels(run_dir: Path, name: str) -> list[str] | None:
+    path = run_dir / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def prepare_tokenizer(
+    run_dir: Path,
+    name: str,
+    config: TokenizerConfig,
+    texts: Callable[[], Iterable[str]] | None = None,
+    words: Callable[[], Iterable[list[str]]] | None = None,
+) -> Tokenizer:
+    """The run folder's tokenizer ``name``: loaded when it exists (a resumed run, or inference), else
+    built from the training data by rank 0, saved, and loaded by every rank so all agree on ids."""
+    if not (run_dir / f"{name}.json").is_file():
+        if distributed.is_main():
+            tokenizer = build_tokenizer(config, texts() if texts else None, words() if words else None)
+            tokenizer.save(run_dir, name)
+            log.info("built %s tokenizer %r: %d entries", config.kind, name, tokenizer.vocab_size)
+        distributed.barrier()
+    return load_tokenizer(run_dir, name)
+
+
+def tokenizer_key(run_dir: Path, name: str) -> str:
+    """A hash of the saved tokenizer files: part of every tokenisation cache key."""
+    digest = hashlib.sha256()
+    for path in sorted(run_dir.glob(f"{name}.*")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def require_run_file(run_dir: Path, name: str) -> Path:
+    path = run_dir / name
+    if not path.is_file():
+        raise NlpseqError(f"{run_dir}: not a complete run folder ({name} is missing)")
+    return path

@@ -1,0 +1,265 @@
+"""One tokenizer interface, three kinds: sentencepiece, word level and char level.
+
+Every kind reserves the same special ids so models and collators never ask which kind they got::
+
+    0 <pad>   1 <unk>   2 <s> (bos)   3 </s> (eos)
+
+``encode`` and ``decode`` take one item or a batch (a list), like sentencepiece's own verbs. Pre-split
+input (a list of words, for tagging) goes through ``encode_words``. A tokenizer saves itself to a run
+folder as ``NAME.json`` (plus ``NAME.model`` for sentencepiece) and :func:`load_tokenizer` restores it
+with identical ids.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol, overload
+
+import sentencepiece as spm
+
+from nlpseq.config import TokenizerConfig
+from nlpseq.errors import ConfigError, DataError
+from nlpseq.fileio import write_json
+
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
+SPECIALS = (PAD, UNK, BOS, EOS)
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+# Words are runs of letters/digits (keeping inner apostrophes and hyphens: "don't", "well-made"),
+# every other non-space character is a token of its own.
+_WORD_RE = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]", re.UNICODE)
+
+
+def split_words(text: str) -> list[str]:
+    """Split raw text into words and punctuation (used by word tokenizers and raw-text tagging)."""
+    return _WORD_RE.findall(text)
+
+
+def split_words_with_offsets(text: str) -> list[tuple[str, int, int]]:
+    """Like :func:`split_words`, with each word's [start, end) character offsets into ``text``."""
+    return [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+
+
+class Tokenizer(Protocol):
+    kind: str
+    lowercase: bool
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def tokenize(self, text: str) -> list[str]: ...
+
+    def encode(self, text: str | list[str]) -> list[int] | list[list[int]]: ...
+
+    def encode_words(self, words: list[str]) -> list[list[int]]: ...
+
+    def decode(self, ids: list[int] | list[list[int]]) -> str | list[str]: ...
+
+    def save(self, directory: str | Path, name: str = "tokenizer") -> None: ...
+
+
+class _BatchVerbs:
+    """``encode``/``decode`` on one item or a list, built on the per-item ``_encode``/``_decode``."""
+
+    @overload
+    def encode(self, text: str) -> list[int]: ...
+
+    @overload
+    def encode(self, text: list[str]) -> list[list[int]]: ...
+
+    def encode(self, text):
+        if isinstance(text, str):
+            return self._encode(text)
+        return [self._encode(t) for t in text]
+
+    def decode(self, ids):
+        if ids and isinstance(ids[0], list):
+            return [self._decode(row) for row in ids]
+        return self._decode(list(ids))
+
+
+class VocabTokenizer(_BatchVerbs):
+    """Word- or char-level tokenizer over an explicit vocabulary (``itos``: id -> string)."""
+
+    def __init__(self, kind: str, itos: list[str], lowercase: bool = False):
+        if kind not in ("word", "char"):
+            raise ValueError(f"kind must be 'word' or 'char', got {kind!r}")
+        if list(itos[: len(SPECIALS)]) != list(SPECIALS):
+            raise ValueError(f"a vocabulary must start with {SPECIALS}")
+        self.kind = kind
+        self.lowercase = lowercase
+        self.itos = list(itos)
+        self.stoi = {s: i for i, s in enumerate(self.itos)}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def _norm(self, text: str) -> str:
+        return text.lower() if self.lowercase else text
+
+    def tokenize(self, text: str) -> list[str]:
+        text = self._norm(text)
+        return list(text) if self.kind == "char" else split_words(text)
+
+    def _encode(self, text: str) -> list[int]:
+        return [self.stoi.get(t, UNK_ID) for t in self.tokenize(text)]
+
+    def encode_words(self, words: list[str]) -> list[list[int]]:
+        """Word kind: one id per word ([[id], ...]); char kind: the char ids of each word."""
+        if self.kind == "word":
+            return [[self.stoi.get(self._norm(w), UNK_ID)] for w in words]
+        return [[self.stoi.get(c, UNK_ID) for c in self._norm(w)] for w in words]
+
+    def _decode(self, ids: list[int]) -> str:
+        pieces = [self.itos[i] for i in ids if i not in (PAD_ID, BOS_ID, EOS_ID)]
+        return ("" if self.kind == "char" else " ").join(pieces)
+
+    @classmethod
+    def build(
+        cls,
+        kind: str,
+        texts: Iterable[str] | None = None,
+        words: Iterable[list[str]] | None = None,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        lowercase: bool = False,
+    ) -> VocabTokenizer:
+        """Count units in raw ``texts`` (or pre-split ``words``) and keep the frequent ones.
+
+        Ties in frequency are broken alphabetically so the same data always gives the same ids.
+        """
+        counts: Counter[str] = Counter()
+        probe = cls(kind, list(SPECIALS), lowercase)
+        for text in texts or ():
+            counts.update(probe.tokenize(text))
+        for row in words or ():
+            for word in row:
+                word = probe._norm(word)
+                counts.update(word if kind == "char" else [word])
+        kept = sorted((u for u, c in counts.items() if c >= min_freq and u not in SPECIALS),
+                      key=lambda u: (-counts[u], u))
+        if max_size is not None:
+            kept = kept[: max(0, max_size - len(SPECIALS))]
+        return cls(kind, list(SPECIALS) + kept, lowercase)
+
+    @classmethod
+    def from_vocab_file(cls, kind: str, path: str | Path, lowercase: bool = False) -> VocabTokenizer:
+        """One unit per line (a second tab-separated column, e.g. a count, is ignored)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"tokenizer.vocab_file: {path} not found")
+        units: list[str] = []
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                unit = line.rstrip("\n").split("\t")[0]
+                if not unit:
+                    raise DataError("empty vocabulary entry", path, number)
+                if unit not in SPECIALS and unit not in units:
+                    units.append(unit)
+        return cls(kind, list(SPECIALS) + units, lowercase)
+
+    def save(self, directory: str | Path, name: str = "tokenizer") -> None:
+        meta = {"kind": self.kind, "lowercase": self.lowercase, "itos": self.itos}
+        write_json(Path(directory) / f"{name}.json", meta)
+
+
+class SentencePieceTokenizer(_BatchVerbs):
+    """Subword tokenizer (BPE or unigram) trained with sentencepiece on the training split only."""
+
+    kind = "sentencepiece"
+
+    def __init__(self, model_proto: bytes, lowercase: bool = False):
+        self.model_proto = model_proto
+        self.lowercase = lowercase
+        self.processor = spm.SentencePieceProcessor(model_proto=model_proto)
+        ids = (self.processor.pad_id(), self.processor.unk_id(), self.processor.bos_id(),
+               self.processor.eos_id())
+        if ids != (PAD_ID, UNK_ID, BOS_ID, EOS_ID):
+            raise ValueError(f"sentencepiece model has special ids {ids}, expected 0,1,2,3")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.processor.get_piece_size()
+
+    def _norm(self, text: str) -> str:
+        return text.lower() if self.lowercase else text
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.processor.encode(self._norm(text), out_type=str)
+
+    def _encode(self, text: str) -> list[int]:
+        return self.processor.encode(self._norm(text))
+
+    def encode_words(self, words: list[str]) -> list[list[int]]:
+        """The subword ids of each word (a tagger keeps the first subword of each)."""
+        return self.processor.encode([self._norm(w) for w in words])
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.processor.decode(ids)
+
+    @classmethod
+    def train(
+        cls,
+        texts: Iterable[str],
+        vocab_size: int = 8000,
+        model_type: str = "unigram",
+        character_coverage: float = 1.0,
+        lowercase: bool = False,
+    ) -> SentencePieceTokenizer:
+        model = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=(t.lower() if lowercase else t for t in texts if t.strip()),
+            model_writer=model,
+            vocab_size=vocab_size,
+            model_type=model_type,
+            character_coverage=character_coverage,
+            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+            pad_piece=PAD, unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
+            # A small corpus cannot always fill the requested size; take what it supports.
+            hard_vocab_limit=False,
+            input_sentence_size=2_000_000,
+            shuffle_input_sentence=True,
+            minloglevel=2,
+        )
+        return cls(model.getvalue(), lowercase)
+
+    def save(self, directory: str | Path, name: str = "tokenizer") -> None:
+        directory = Path(directory)
+        (directory / f"{name}.model").write_bytes(self.model_proto)
+        write_json(directory / f"{name}.json",
+                    {"kind": self.kind, "lowercase": self.lowercase, "model": f"{name}.model"})
+
+
+def build_tokenizer(
+    config: TokenizerConfig,
+    texts: Iterable[str] | None = None,
+    words: Iterable[list[str]] | None = None,
+) -> VocabTokenizer | SentencePieceTokenizer:
+    """Build the tokenizer a config describes from training ``texts`` (or pre-split ``words``)."""
+    if config.kind == "sentencepiece":
+        if texts is None:
+            texts = (" ".join(row) for row in words or ())
+        return SentencePieceTokenizer.train(
+            texts, config.vocab_size, config.model_type, config.character_coverage, config.lowercase
+        )
+    if config.vocab_file is not None:
+        return VocabTokenizer.from_vocab_file(config.kind, config.vocab_file, config.lowercase)
+    return VocabTokenizer.build(
+        config.kind, texts, words, config.min_freq, config.max_size, config.lowercase
+    )
+
+
+def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> VocabTokenizer | SentencePieceTokenizer:
+    path = Path(directory) / f"{name}.json"
+    if not path.is_file():
+        raise ConfigError(f"{path}: tokenizer file not found")
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    if meta["kind"] == "sentencepiece":
+        return SentencePieceTokenizer((Path(directory) / meta["model"]).read_bytes(), meta["lowercase"])
+    return VocabTokenizer(meta["kind"], meta["itos"], meta["lowercase"])

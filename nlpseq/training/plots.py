@@ -1,0 +1,54 @@
+"""PNG figures for the run folder: training curves and confusion matrices."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and CI
+import matplotlib.pyplot as plt
+
+
+def plot_curves(metrics_file: str | Path, out: str | Path, metric: str) -> None:
+    """Training loss per step and the validation ``metric`` per evaluation, from metrics.jsonl."""
+    train_steps, train_loss, valid_steps, valid_metric = [], [], [], []
+    for line in Path(metrics_file).read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row.get("split") == "train" and "loss" in row:
+            train_steps.append(row["step"])
+            train_loss.append(row["loss"])
+        elif row.get("split") == "valid" and metric in row:
+            valid_steps.append(row["step"])
+            valid_metric.append(row[metric])
+    fig, left = plt.subplots(figsize=(7, 4))
+    left.plot(train_steps, train_loss, color="tab:blue", label="train loss")
+    left.set_xlabel("optimizer step")
+    left.set_ylabel("train loss", color="tab:blue")
+    if valid_steps:
+        right = left.twinx()
+        right.plot(valid_steps, valid_metric, "o-", color="tab:orange", label=f"valid {metric}")
+        right.set_ylabel(f"valid {metric}", color="tab:orange")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], out: str | Path) -> None:
+    size = max(3.0, 0.5 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    peak = max((max(row) for row in matrix), default=0)
+    for g, row in enumerate(matrix):
+        for p, count in enumerate(row):
+            ax.text(p, g, str(count), ha="center", va="center",
+                    color="white" if count > peak / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)

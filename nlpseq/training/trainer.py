@@ -1,0 +1,295 @@
+"""The one training loop every task uses. It knows nothing about models beyond ``model(batch).loss``.
+
+Reads top to bottom in :meth:`Trainer.fit`: resume, then per batch autocast forward, scaled backward,
+every ``grad_accum`` micro-batches clip + step + schedule; evaluate every ``eval_every`` steps (or each
+epoch), keep ``best.pt`` by the named metric, stop early after ``patience`` evaluations without
+improvement, and always leave ``last.pt`` to resume from. Running the same command again resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+from tqdm import tqdm
+
+from nlpseq.config import TrainerConfig
+from nlpseq.training import distributed
+from nlpseq.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from nlpseq.training.optim import build_optimizer, build_scheduler
+from nlpseq.training.plots import plot_curves
+
+log = logging.getLogger("nlpseq.train")
+
+Batch = dict[str, torch.Tensor]
+
+
+@dataclass
+class TrainState:
+    """Where training stands; saved in every checkpoint (plain data only)."""
+
+    step: int = 0  # optimizer steps taken
+    epoch: int = 0  # current epoch
+    batch_in_epoch: int = 0  # batches of this epoch consumed at the last optimizer step
+    best_metric: float | None = None
+    best_step: int = 0
+    bad_evals: int = 0  # evaluations since the best one (early stopping)
+    finished: bool = False
+    train_seconds: float = 0.0
+    train_tokens: int = 0
+
+
+@dataclass
+class Precision:
+    """How to run forward passes: autocast dtype (None: fp32) and whether to scale fp16 gradients."""
+
+    dtype: torch.dtype | None
+    scale: bool
+
+    @classmethod
+    def choose(cls, requested: str, device: torch.device) -> Precision:
+        if device.type != "cuda":
+            if requested in ("bf16", "fp16"):
+                log.info("precision=%s applies on CUDA only; training in fp32 on %s", requested, device)
+            return cls(None, False)
+        if requested == "auto":
+            requested = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return {"fp32": cls(None, False), "bf16": cls(torch.bfloat16, False),
+                "fp16": cls(torch.float16, True)}[requested]
+
+    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.dtype)
+
+
+def choose_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def move(batch: Batch, device: torch.device) -> Batch:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+            for k, v in batch.items()}
+
+
+@dataclass
+class Trainer:
+    """Train ``model`` on ``train_loader`` and pick the best checkpoint by ``evaluate``.
+
+    Args:
+        model: returns an object with ``.loss`` from ``model(batch)`` when the batch has targets.
+        config: optimisation, evaluation and checkpoint settings.
+        run_dir: where ``checkpoints/``, ``metrics.jsonl`` and ``curves.png`` go.
+        train_loader: yields dict batches; its ``batch_sampler`` has ``set_epoch(epoch, skip)`` so that
+            a resumed run sees exactly the batches it had not seen yet.
+        evaluate: ``evaluate(model) -> {metric: value}`` on the validation data (every rank calls it).
+        extra_state: plain data saved beside the weights in every checkpoint (e.g. label names).
+    """
+
+    model: nn.Module
+    config: TrainerConfig
+    run_dir: Path
+    train_loader: Any
+    evaluate: Callable[[nn.Module], dict[str, float]]
+    extra_state: dict[str, Any] = field(default_factory=dict)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+        self.checkpoint_dir = self.run_dir / "checkpoints"
+        self.metrics_file = self.run_dir / "metrics.jsonl"
+        self.rank, self.world = distributed.rank_and_world()
+        self.model.to(self.device)
+        self.precision = Precision.choose(self.config.precision, self.device)
+        self.optimizer = build_optimizer(self.model, self.config)
+        batches_per_epoch = len(self.train_loader.batch_sampler.all_batches()) // max(1, self.world)
+        steps_per_epoch = max(1, math.ceil(batches_per_epoch / self.config.grad_accum))
+        self.total_steps = self.config.max_steps or steps_per_epoch * self.config.max_epochs
+        self.scheduler = build_scheduler(self.optimizer, self.config, self.total_steps)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scale)
+        self.state = TrainState()
+        self._boundary_rng = rng_state()
+        self.wrapped = self.model
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.wrapped = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+
+    # ------------------------------------------------------------------------------------------
+    def fit(self) -> TrainState:
+        """Train until max_epochs / max_steps / early stopping; resume first if a checkpoint exists."""
+        if (self.checkpoint_dir / "last.pt").is_file():
+            self.resume(self.checkpoint_dir / "last.pt")
+        if self.state.finished:
+            log.info("training already finished at step %d; nothing to do", self.state.step)
+            return self.state
+        cfg = self.config
+        self.wrapped.train()
+        bar = tqdm(total=self.total_steps, initial=self.state.step, disable=not (cfg.progress and
+                   self.rank == 0), dynamic_ncols=True, desc="train")
+        window_loss, window_tokens, window_start = 0.0, 0, time.perf_counter()
+        window_steps, micro = 0, 0
+        stop = False
+        try:
+            while self.state.epoch < cfg.max_epochs and not stop:
+                sampler = self.train_loader.batch_sampler
+                skip = self.state.batch_in_epoch
+                sampler.set_epoch(self.state.epoch, skip=skip)
+                batches_left = len(sampler)
+                for position, batch in enumerate(self.train_loader, 1):
+                    batch = move(batch, self.device)
+                    last_of_epoch = position == batches_left
+                    micro += 1
+                    sync = micro == cfg.grad_accum or last_of_epoch
+                    # DDP all-reduces gradients only on the micro-batch that steps.
+                    quiet = self.world > 1 and not sync
+                    with self.wrapped.no_sync() if quiet else contextlib.nullcontext():
+                        with self.precision.autocast(self.device):
+                            loss = self.wrapped(batch).loss
+                        # Each micro-batch carries 1/grad_accum of the step (an epoch's last, shorter
+                        # accumulation steps with a slightly smaller gradient; clipping bounds it anyway).
+                        self.scaler.scale(loss / cfg.grad_accum).backward()
+                    window_loss += loss.item()
+                    window_tokens += int(batch["num_tokens"])
+                    if not sync:
+                        continue
+                    self._optimizer_step()
+                    micro = 0
+                    window_steps += 1
+                    self.state.batch_in_epoch = skip + position
+                    self._boundary_rng = rng_state()
+                    bar.update(1)
+                    if self.state.step % cfg.log_every == 0 or last_of_epoch:
+                        elapsed = time.perf_counter() - window_start
+                        loss_avg, tokens = distributed.all_reduce_sum(
+                            [window_loss / max(1, window_steps * cfg.grad_accum), window_tokens], self.device)
+                        loss_avg /= self.world
+                        self.state.train_seconds += elapsed
+                        self.state.train_tokens += int(tokens)
+                        row = {"split": "train", "step": self.state.step, "epoch": self.state.epoch,
+                               "loss": loss_avg, "lr": self.optimizer.param_groups[0]["lr"],
+                               "tokens_per_s": tokens / max(elapsed, 1e-9)}
+                        self._log(row)
+                        bar.set_postfix(loss=f"{loss_avg:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+                        window_loss, window_tokens, window_steps = 0.0, 0, 0
+                        window_start = time.perf_counter()
+                    if cfg.eval_every and self.state.step % cfg.eval_every == 0:
+                        stop = self._evaluate_and_save()
+                    if (cfg.max_steps and self.state.step >= cfg.max_steps) or stop:
+                        stop = True
+                        break
+                else:
+                    self.state.epoch += 1
+                    self.state.batch_in_epoch = 0
+                    if not cfg.eval_every:
+                        stop = self._evaluate_and_save()
+            self.state.finished = True
+            # A final evaluation when the last one is stale, so best.pt reflects the end of training.
+            if cfg.eval_every and self.state.step % cfg.eval_every != 0 and not self._early_stopped():
+                self._evaluate_and_save()
+            self._save("last")
+        except KeyboardInterrupt:
+            # Save where the last optimizer step left off; rerunning the command resumes from here.
+            log.warning("interrupted at step %d: saving checkpoints/last.pt", self.state.step)
+            self._save("last", rng=self._boundary_rng)
+            raise
+        finally:
+            bar.close()
+        return self.state
+
+    def _optimizer_step(self) -> None:
+        cfg = self.config
+        if cfg.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if not isinstance(self.scheduler, ReduceLROnPlateau):
+            self.scheduler.step()
+        self.state.step += 1
+
+    def _early_stopped(self) -> bool:
+        return self.config.patience is not None and self.state.bad_evals > self.config.patience
+
+    def _evaluate_and_save(self) -> bool:
+        """Evaluate, update best/early-stopping state, write checkpoints. True means stop training."""
+        cfg = self.config
+        self.wrapped.eval()
+        with self.precision.autocast(self.device):
+            metrics = self.evaluate(self.model)
+        self.wrapped.train()
+        if cfg.metric not in metrics:
+            raise KeyError(f"trainer.metric={cfg.metric!r} is not among the evaluation metrics: "
+                           f"{', '.join(sorted(metrics))}")
+        value = float(metrics[cfg.metric])
+        if isinstance(self.scheduler, ReduceLROnPlateau):
+            self.scheduler.step(value)
+        best = self.state.best_metric
+        improved = best is None or (value > best if cfg.metric_mode == "max" else value < best)
+        if improved:
+            self.state.best_metric, self.state.best_step, self.state.bad_evals = value, self.state.step, 0
+        else:
+            self.state.bad_evals += 1
+        self._log({"split": "valid", "step": self.state.step, "epoch": self.state.epoch, **metrics})
+        log.info("step %d valid %s=%.4f (best %.4f at step %d)", self.state.step, cfg.metric, value,
+                 self.state.best_metric, self.state.best_step)
+        if improved:
+            self._save("best")
+        self._save("last")
+        if self.rank == 0:
+            plot_curves(self.metrics_file, self.run_dir / "curves.png", cfg.metric)
+        if cfg.patience is not None and self.state.bad_evals > cfg.patience:
+            log.info("early stopping: %d evaluations without improvement", self.state.bad_evals)
+            return True
+        return False
+
+    # ------------------------------------------------------------------------------------------
+    def _save(self, name: str, rng: dict[str, Any] | None = None) -> None:
+        if self.rank != 0:
+            return
+        payload = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng or rng_state(),
+            "state": asdict(self.state),
+            **self.extra_state,
+        }
+        save_checkpoint(self.checkpoint_dir / f"{name}.pt", payload)
+
+    def resume(self, path: Path) -> None:
+        payload = load_checkpoint(path, map_location=self.device)
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        self.scaler.load_state_dict(payload["scaler"])
+        set_rng_state(payload["rng"])
+        self.state = TrainState(**payload["state"])
+        log.info("resumed from %s at step %d (epoch %d, batch %d)", path, self.state.step,
+                 self.state.epoch, self.state.batch_in_epoch)
+
+    def _log(self, row: dict[str, Any]) -> None:
+        if self.rank != 0:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with self.metrics_file.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(_plain(row)) + "\n")
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """Keep JSON-friendly scalars only (per-class tables go to results.json, not the curve log)."""
+    return {k: v for k, v in row.items() if isinstance(v, int | float | str) or v is None}
+
