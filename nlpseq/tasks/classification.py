@@ -199,5 +199,13 @@ class ClassificationTask:
         self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer)
         self.labels = load_labels(self.run_dir, "labels") or []
 
+    def report(self, results: dict[str, Any], run_dir: Path) -> None:
+        """Draw the test (else valid) confusion matrix as ``confusion.png``."""
+        from nlpseq.training.plots import plot_confusion
+
+        split = results.get("test") or results.get("valid")
+        if split:
+            plot_confusion(split["confusion"], self.labels, run_dir / "confusion.png")
+
     def describe(self) -> dict[str, Any]:
         return {"labels": self.labels, "model": asdict(self.config.model)}

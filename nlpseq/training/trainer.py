@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -136,8 +137,10 @@ class Trainer:
             return self.state
         cfg = self.config
         self.wrapped.train()
-        bar = tqdm(total=self.total_steps, initial=self.state.step, disable=not (cfg.progress and
-                   self.rank == 0), dynamic_ncols=True, desc="train")
+        # A live bar only on a terminal; logs and CI get a plain line every log_every steps instead.
+        show_bar = cfg.progress and self.rank == 0 and sys.stderr.isatty()
+        bar = tqdm(total=self.total_steps, initial=self.state.step, disable=not show_bar,
+                   dynamic_ncols=True, desc="train")
         window_loss, window_tokens, window_start = 0.0, 0, time.perf_counter()
         window_steps, micro = 0, 0
         stop = False
@@ -182,6 +185,10 @@ class Trainer:
                                "tokens_per_s": tokens / max(elapsed, 1e-9)}
                         self._log(row)
                         bar.set_postfix(loss=f"{loss_avg:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+                        if not show_bar:
+                            log.info("step %d/%d epoch %d loss %.4f lr %.2e %.0f tokens/s", self.state.step,
+                                     self.total_steps, self.state.epoch, loss_avg, row["lr"],
+                                     row["tokens_per_s"])
                         window_loss, window_tokens, window_steps = 0.0, 0, 0
                         window_start = time.perf_counter()
                     if cfg.eval_every and self.state.step % cfg.eval_every == 0:
