@@ -109,8 +109,9 @@ class TokenBudgetBatchSampler(Sampler[list[int]]):
         batches = self.all_batches()
         if self.num_replicas > 1:
             if self.even_shares and batches:
-                total = math.ceil(len(batches) / self.num_replicas) * self.num_replicas
-                batches = batches + batches[: total - len(batches)]
+                extra = math.ceil(len(batches) / self.num_replicas) * self.num_replicas - len(batches)
+                # Cycle through the list: fewer batches than ranks still gives every rank one.
+                batches = batches + (batches * math.ceil(extra / len(batches)))[:extra]
             batches = batches[self.rank::self.num_replicas]
         return batches
 

@@ -25,7 +25,8 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, 1):
             try:
-                yield number, raw.decode("utf-8")
+                # A BOM (Excel and Notepad write one) would otherwise stick to the first header or key.
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as error:
                 raise DataError(
                     f"bytes that are not UTF-8 at column {error.start + 1} "

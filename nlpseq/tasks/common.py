@@ -37,8 +37,11 @@ def make_loader(
         lengths, config.batch_tokens, config.batch_size, shuffle=train, seed=config.seed,
         pool_batches=config.pool_batches, even_shares=train,
     )
+    # A private generator: creating a loader's iterator draws a seed, and drawing it from the global
+    # RNG would shift dropout masks, so a resumed run would differ from an uninterrupted one.
+    generator = torch.Generator().manual_seed(config.seed)
     return DataLoader(_Indexed(dataset), batch_sampler=sampler, collate_fn=collate,
-                      num_workers=config.num_workers)
+                      num_workers=config.num_workers, generator=generator)
 
 
 class _Indexed(torch.utils.data.Dataset):

@@ -45,7 +45,7 @@ class TrainState:
     best_metric: float | None = None
     best_step: int = 0
     bad_evals: int = 0  # evaluations since the best one (early stopping)
-    finished: bool = False
+    evaluated_step: int = -1  # step of the latest evaluation
     train_seconds: float = 0.0
     train_tokens: int = 0
 
@@ -132,7 +132,7 @@ class Trainer:
         """Train until max_epochs / max_steps / early stopping; resume first if a checkpoint exists."""
         if (self.checkpoint_dir / "last.pt").is_file():
             self.resume(self.checkpoint_dir / "last.pt")
-        if self.state.finished:
+        if self._done():
             log.info("training already finished at step %d; nothing to do", self.state.step)
             return self.state
         cfg = self.config
@@ -145,7 +145,7 @@ class Trainer:
         window_steps, micro = 0, 0
         stop = False
         try:
-            while self.state.epoch < cfg.max_epochs and not stop:
+            while not (stop or self._done()):
                 sampler = self.train_loader.batch_sampler
                 skip = self.state.batch_in_epoch
                 sampler.set_epoch(self.state.epoch, skip=skip)
@@ -193,17 +193,15 @@ class Trainer:
                         window_start = time.perf_counter()
                     if cfg.eval_every and self.state.step % cfg.eval_every == 0:
                         stop = self._evaluate_and_save()
-                    if (cfg.max_steps and self.state.step >= cfg.max_steps) or stop:
-                        stop = True
+                    if stop or self._done():
                         break
                 else:
                     self.state.epoch += 1
                     self.state.batch_in_epoch = 0
                     if not cfg.eval_every:
                         stop = self._evaluate_and_save()
-            self.state.finished = True
             # A final evaluation when the last one is stale, so best.pt reflects the end of training.
-            if cfg.eval_every and self.state.step % cfg.eval_every != 0 and not self._early_stopped():
+            if self.state.evaluated_step != self.state.step and not self._early_stopped():
                 self._evaluate_and_save()
             self._save("last")
         except KeyboardInterrupt:
@@ -227,6 +225,11 @@ class Trainer:
             self.scheduler.step()
         self.state.step += 1
 
+    def _done(self) -> bool:
+        cfg = self.config
+        return (self.state.epoch >= cfg.max_epochs or (cfg.max_steps is not None and self.state.step >=
+                cfg.max_steps) or self._early_stopped())
+
     def _early_stopped(self) -> bool:
         return self.config.patience is not None and self.state.bad_evals > self.config.patience
 
@@ -234,13 +237,16 @@ class Trainer:
         """Evaluate, update best/early-stopping state, write checkpoints. True means stop training."""
         cfg = self.config
         self.wrapped.eval()
-        with self.precision.autocast(self.device):
+        # Evaluating must not move the training RNG: how often one evaluates never changes training.
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), self.precision.autocast(self.device):
             metrics = self.evaluate(self.model)
         self.wrapped.train()
         if cfg.metric not in metrics:
             raise KeyError(f"trainer.metric={cfg.metric!r} is not among the evaluation metrics: "
                            f"{', '.join(sorted(metrics))}")
         value = float(metrics[cfg.metric])
+        self.state.evaluated_step = self.state.step
         if isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step(value)
         best = self.state.best_metric

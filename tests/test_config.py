@@ -1,0 +1,209 @@
+"""Typed configs: YAML + dotted overrides, exact errors, round trips, and every recipe in the repo."""
+
+from pathlib import Path
+
+import pytest
+
+from nlpseq.config import MODEL_CONFIGS, Config, config_hash, load_config, save_config
+from nlpseq.errors import ConfigError
+from nlpseq.models.classifier import ClassifierConfig
+
+REPO = Path(__file__).resolve().parent.parent
+RECIPES = sorted(REPO.glob("recipes/**/*.yaml"))
+
+RECIPE_YAML = """\
+task: classification
+run_dir: runs/test
+data:
+  format: csv
+  text_field: review
+tokenizer:
+  kind: char
+model:
+  encoder:
+    rnn_type: gru
+    hidden_size: 32
+  pooling: mean
+trainer:
+  lr: 0.01
+  max_epochs: 2
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "recipe.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def config_error(path: Path | None, overrides: list[str]) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    return str(info.value)
+
+
+def test_yaml_values_land_in_typed_sections(tmp_path):
+    config = load_config(write(tmp_path, RECIPE_YAML))
+    assert config.task == "classification"
+    assert config.run_dir == "runs/test"
+    assert config.data.format == "csv"
+    assert config.data.text_field == "review"
+    assert config.data.label_field == "label"  # default kept
+    assert config.tokenizer.kind == "char"
+    assert isinstance(config.model, ClassifierConfig)
+    assert config.model.encoder.rnn_type == "gru"
+    assert config.model.encoder.hidden_size == 32
+    assert config.model.encoder.num_layers == 1  # default kept
+    assert config.model.pooling == "mean"
+    assert config.trainer.lr == 0.01
+    assert config.trainer.max_epochs == 2
+
+
+def test_no_file_gives_the_defaults():
+    config = load_config(None)
+    assert config == Config(model=ClassifierConfig())
+
+
+def test_dotted_overrides(tmp_path):
+    config = load_config(write(tmp_path, RECIPE_YAML), [
+        "trainer.lr=3e-4",
+        "model.encoder.hidden_size=64",
+        "data.label_names=[a,b]",
+        f"run_dir={tmp_path / 'run'}",
+        "trainer.max_steps=100",
+        "trainer.grad_clip=null",
+    ])
+    assert config.trainer.lr == 0.0003
+    assert type(config.trainer.lr) is float
+    assert config.model.encoder.hidden_size == 64
+    assert config.model.encoder.rnn_type == "gru"  # siblings from the file survive
+    assert config.data.label_names == ["a", "b"]
+    assert config.run_dir == str(tmp_path / "run")
+    assert config.trainer.max_steps == 100
+    assert config.trainer.grad_clip is None
+
+
+def test_override_creates_a_section_missing_from_the_file(tmp_path):
+    config = load_config(write(tmp_path, "task: classification\n"), ["model.encoder.hidden_size=8"])
+    assert config.model.encoder.hidden_size == 8
+
+
+def test_exponent_without_a_dot_is_a_float_in_a_file_too(tmp_path):
+    # YAML 1.1 alone reads "3e-4" as a string; a recipe must accept what an override accepts.
+    config = load_config(write(tmp_path, "trainer:\n  lr: 3e-4\n  weight_decay: 1E-2\n"))
+    assert config.trainer.lr == 0.0003
+    assert config.trainer.weight_decay == 0.01
+
+
+def test_int_is_coerced_to_float(tmp_path):
+    config = load_config(write(tmp_path, "trainer:\n  lr: 1\n  grad_clip: 2\n"), ["data.valid_fraction=0"])
+    assert config.trainer.lr == 1.0 and type(config.trainer.lr) is float
+    assert config.trainer.grad_clip == 2.0 and type(config.trainer.grad_clip) is float
+    assert type(config.data.valid_fraction) is float
+
+
+def test_unknown_top_level_key_names_it_and_the_valid_keys(tmp_path):
+    path = write(tmp_path, "task: classification\ntrainr:\n  lr: 0.1\n")
+    message = config_error(path, [])
+    assert message == f"{path}: unknown key 'trainr'; valid keys: task, run_dir, data, tokenizer, model, trainer"
+
+
+def test_unknown_nested_key_names_it_and_the_section_keys():
+    message = config_error(None, ["trainer.lrr=1"])
+    assert message.startswith("unknown key 'trainer.lrr'; valid keys in trainer: optimizer, lr, weight_decay,")
+    assert ", max_epochs, " in message and message.endswith(", progress")
+
+
+def test_unknown_key_in_the_model_section(tmp_path):
+    path = write(tmp_path, "model:\n  encoder:\n    hiden_size: 3\n")
+    message = config_error(path, [])
+    assert message.startswith(f"{path}: unknown key 'model.encoder.hiden_size'; valid keys in model.encoder: ")
+    assert "hidden_size" in message and "rnn_type" in message
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("trainer.max_epochs=abc", "trainer.max_epochs: expected int, got 'abc' (str)"),
+    ("trainer.lr=true", "trainer.lr: expected float, got True (bool)"),
+    ("trainer.progress=1", "trainer.progress: expected true or false, got 1"),
+    ("trainer.batch_size=2.5", "trainer.batch_size: expected int, got 2.5 (float)"),
+    ("trainer.grad_clip=abc", "trainer.grad_clip: expected float | None, got 'abc'"),
+    ("data.label_names=[a,1]", "data.label_names: expected list[str] | None, got ['a', 1]"),
+    ("data=3", "data: expected a mapping of keys, got 3"),
+])
+def test_wrong_type_names_the_key(override, expected):
+    assert config_error(None, [override]) == expected
+
+
+def test_wrong_type_in_a_file_names_the_file(tmp_path):
+    path = write(tmp_path, "trainer:\n  max_epochs: many\n")
+    assert config_error(path, []) == f"{path}: trainer.max_epochs: expected int, got 'many' (str)"
+
+
+def test_literal_violation_lists_the_allowed_values():
+    message = config_error(None, ["model.encoder.rnn_type=rnn"])
+    assert message == "model.encoder.rnn_type: 'rnn' is not one of 'gru', 'lstm'"
+
+
+def test_optional_literal_violation_lists_the_allowed_values():
+    message = config_error(None, ["data.tag_scheme=IOB3"])
+    assert message == "data.tag_scheme: expected Literal['IOB1', 'IOB2', 'IOBES'] | None, got 'IOB3'"
+
+
+def test_unknown_task_lists_the_tasks():
+    assert config_error(None, ["task=parsing"]) == "task: 'parsing' is not one of classification"
+
+
+def test_invalid_yaml_names_the_file_and_line(tmp_path):
+    path = write(tmp_path, "task: classification\ntrainer:\n  lr: [0.1\n  max_epochs: 2\n")
+    message = config_error(path, [])
+    assert message.startswith(f"{path}:4: invalid YAML")
+
+
+def test_yaml_that_is_not_a_mapping(tmp_path):
+    path = write(tmp_path, "- a\n- b\n")
+    assert config_error(path, []) == f"{path}: a config must be a mapping of sections, got list"
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.yaml"
+    assert config_error(path, []) == f"{path}: config file not found"
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("trainer.lr", "override 'trainer.lr' must look like key=value (e.g. trainer.lr=0.001)"),
+    ("=3", "override '=3' has no key"),
+    ("trainer.lr.x=1", "override 'trainer.lr.x=1': 'lr' is not a section"),
+])
+def test_malformed_override(tmp_path, override, expected):
+    path = write(tmp_path, "trainer:\n  lr: 0.1\n")
+    assert config_error(path, [override]) == expected
+
+
+def test_save_then_load_round_trips(tmp_path):
+    config = load_config(write(tmp_path, RECIPE_YAML), [
+        "trainer.lr=3e-4", "data.label_names=[neg,pos]", "model.class_weights=[1,2.5]",
+        "data.tag_scheme=IOBES", "trainer.max_steps=7",
+    ])
+    save_config(config, tmp_path / "saved.yaml")
+    again = load_config(tmp_path / "saved.yaml")
+    assert again == config
+    assert again.model.class_weights == [1.0, 2.5]
+    assert config != load_config(write(tmp_path, RECIPE_YAML))  # the overrides did change something
+
+
+def test_config_hash_ignores_run_dir_but_not_lr():
+    base = load_config(None, ["run_dir=a"])
+    assert len(config_hash(base)) == 12
+    assert config_hash(load_config(None, ["run_dir=b"])) == config_hash(base)
+    assert config_hash(load_config(None, ["run_dir=a", "trainer.lr=0.5"])) != config_hash(base)
+    assert config_hash(load_config(None, ["run_dir=a", "model.encoder.hidden_size=7"])) != config_hash(base)
+
+
+def test_there_are_recipes():
+    assert RECIPES, "no recipes/**/*.yaml found"
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[str(p.relative_to(REPO)) for p in RECIPES])
+def test_every_recipe_loads(recipe):
+    config = load_config(recipe)
+    assert isinstance(config.model, MODEL_CONFIGS[config.task])

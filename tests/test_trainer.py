@@ -1,0 +1,107 @@
+"""The training loop: resume is exact, checkpoints are plain, early stopping and accumulation work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import nlpseq
+from nlpseq.config import load_config
+from tests.helpers import sentiment_files
+
+TINY = "recipes/sentiment/tiny.yaml"
+
+
+def _train_losses(run_dir: Path) -> dict[int, float]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows if r["split"] == "train"}
+
+
+def _overrides(tmp_path: Path, run: str, *extra: str) -> list[str]:
+    # Dropout on, so the RNG state matters; an eval every 4 steps leaves checkpoints to resume from.
+    return [*sentiment_files(tmp_path / "data"), f"run_dir={tmp_path / run}", "trainer.log_every=1",
+            "trainer.eval_every=4", "model.dropout=0.3", "model.embedding.dropout=0.2",
+            "trainer.max_epochs=5", *extra]
+
+
+def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path: Path) -> None:
+    whole = nlpseq.train(load_config(TINY, _overrides(tmp_path, "whole", "trainer.max_steps=14")))
+    nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=9")))
+    # Same run folder, more steps: the same command resumes from checkpoints/last.pt.
+    resumed = nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=14")))
+    whole_losses, split_losses = _train_losses(tmp_path / "whole"), _train_losses(tmp_path / "split")
+    assert sorted(split_losses) == list(range(1, 15))
+    for step in range(10, 15):
+        assert split_losses[step] == pytest.approx(whole_losses[step], abs=1e-6), step
+    a = torch.load(tmp_path / "whole/checkpoints/last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "split/checkpoints/last.pt", weights_only=True)["model"]
+    for name in a:
+        torch.testing.assert_close(a[name], b[name])
+    assert resumed["test"]["accuracy"] == whole["test"]["accuracy"]
+
+
+def test_run_folder_describes_itself(tmp_path: Path) -> None:
+    results = nlpseq.train(load_config(TINY, _overrides(tmp_path, "run")))
+    run = tmp_path / "run"
+    for name in ("config.yaml", "tokenizer.json", "labels.json", "metrics.jsonl", "results.json",
+                 "curves.png", "confusion.png", "checkpoints/last.pt", "checkpoints/best.pt"):
+        assert (run / name).is_file(), name
+    payload = torch.load(run / "checkpoints/best.pt", weights_only=True)  # plain data only
+    assert payload["state"]["best_step"] == results["best_step"]
+    saved = json.loads((run / "results.json").read_text())
+    assert saved["test"]["accuracy"] == results["test"]["accuracy"]
+    assert set(saved) >= {"config_hash", "seed", "versions", "train_tokens_per_s", "padding_share"}
+    assert saved["test"]["confusion"] and saved["test"]["per_class"]["pos"]["support"] == 20
+    # Learnable data: far above chance even in a few seconds.
+    assert results["test"]["accuracy"] >= 0.8
+    # A finished run run again does nothing more and reports the same.
+    again = nlpseq.train(load_config(TINY, _overrides(tmp_path, "run")))
+    assert again["steps"] == results["steps"]
+
+
+def test_early_stopping_stops_after_patience(tmp_path: Path) -> None:
+    # lr=0 can never improve after the first evaluation: patience 1 stops at the third one.
+    nlpseq.train(load_config(TINY, _overrides(tmp_path, "stop", "trainer.lr=0.0", "trainer.patience=1",
+                                              "trainer.max_epochs=50")))
+    rows = [json.loads(line) for line in (tmp_path / "stop/metrics.jsonl").read_text().splitlines()]
+    evaluations = [r for r in rows if r["split"] == "valid"]
+    assert len(evaluations) == 3
+    assert evaluations[-1]["step"] == 12
+
+
+@pytest.mark.parametrize("schedule", ["warmup_linear", "plateau"])
+def test_schedules_and_sgd_run(tmp_path: Path, schedule: str) -> None:
+    results = nlpseq.train(load_config(TINY, _overrides(
+        tmp_path, schedule, f"trainer.schedule={schedule}", "trainer.warmup_steps=3", "trainer.optimizer=sgd",
+        "trainer.lr=0.5", "trainer.max_steps=12")))
+    assert results["steps"] == 12
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / schedule / "metrics.jsonl").read_text().splitlines()
+           if '"train"' in line]
+    if schedule == "warmup_linear":
+        assert lrs[0] == pytest.approx(0.5 * 2 / 3) and lrs[-1] == pytest.approx(0.0)
+
+
+def test_gradient_accumulation_halves_the_steps(tmp_path: Path) -> None:
+    one = nlpseq.train(load_config(TINY, _overrides(tmp_path, "one", "trainer.max_epochs=1")))
+    two = nlpseq.train(load_config(TINY, _overrides(tmp_path, "two", "trainer.max_epochs=1",
+                                                     "trainer.grad_accum=2")))
+    assert two["steps"] == (one["steps"] + 1) // 2
+
+
+def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nlpseq.training.checkpoint import load_checkpoint, save_checkpoint
+
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"step": 1})
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError):
+        save_checkpoint(path, {"step": 2})
+    assert load_checkpoint(path) == {"step": 1}
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
