@@ -1,10 +1,11 @@
 """Typed configs: YAML + dotted overrides, exact errors, round trips, and every recipe in the repo."""
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from nlpseq.config import MODEL_CONFIGS, Config, config_hash, load_config, save_config
+from nlpseq.config import MODEL_CONFIGS, Config, TrainerConfig, config_hash, load_config, save_config
 from nlpseq.errors import ConfigError
 from nlpseq.models.classifier import ClassifierConfig
 
@@ -105,20 +106,22 @@ def test_int_is_coerced_to_float(tmp_path):
 def test_unknown_top_level_key_names_it_and_the_valid_keys(tmp_path):
     path = write(tmp_path, "task: classification\ntrainr:\n  lr: 0.1\n")
     message = config_error(path, [])
-    assert message == f"{path}: unknown key 'trainr'; valid keys: task, run_dir, data, tokenizer, model, trainer"
+    assert message == (f"{path}: unknown key 'trainr'; "
+                       "valid keys: task, run_dir, data, tokenizer, model, trainer")
 
 
 def test_unknown_nested_key_names_it_and_the_section_keys():
     message = config_error(None, ["trainer.lrr=1"])
-    assert message.startswith("unknown key 'trainer.lrr'; valid keys in trainer: optimizer, lr, weight_decay,")
-    assert ", max_epochs, " in message and message.endswith(", progress")
+    valid = ", ".join(f.name for f in fields(TrainerConfig))
+    assert valid.startswith("optimizer, lr, weight_decay, ")
+    assert message == f"unknown key 'trainer.lrr'; valid keys in trainer: {valid}"
 
 
 def test_unknown_key_in_the_model_section(tmp_path):
     path = write(tmp_path, "model:\n  encoder:\n    hiden_size: 3\n")
     message = config_error(path, [])
-    assert message.startswith(f"{path}: unknown key 'model.encoder.hiden_size'; valid keys in model.encoder: ")
-    assert "hidden_size" in message and "rnn_type" in message
+    assert message == (f"{path}: unknown key 'model.encoder.hiden_size'; valid keys in model.encoder: "
+                       "rnn_type, hidden_size, num_layers, bidirectional, dropout")
 
 
 @pytest.mark.parametrize(("override", "expected"), [

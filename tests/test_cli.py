@@ -1,0 +1,112 @@
+"""The tiny recipe end to end through the real command line: train, evaluate, predict, data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import sentiment_files, write_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def nlpseq(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "nlpseq", *args], input=stdin, capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("cli")
+    run = tmp / "run"
+    done = nlpseq("train", "recipes/sentiment/tiny.yaml", *sentiment_files(tmp / "data"),
+                  f"run_dir={run}", "trainer.max_epochs=6")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["test"]["accuracy"] >= 0.8
+    return run
+
+
+def test_evaluate_prints_one_json_object(run_dir: Path) -> None:
+    done = nlpseq("evaluate", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads(done.stdout)
+    saved = json.loads((run_dir / "results.json").read_text())
+    assert metrics["accuracy"] == saved["test"]["accuracy"]
+    assert metrics["confusion"] == saved["test"]["confusion"]
+
+
+def test_evaluate_on_another_file(run_dir: Path, tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "more.jsonl", [{"text": "a great film", "label": "pos"},
+                                                 {"text": "an awful film", "label": "neg"}])
+    done = nlpseq("evaluate", str(run_dir), "--data", str(data))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["examples"] == 2
+
+
+def test_evaluate_with_an_unseen_label_names_file_and_line(run_dir: Path, tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "odd.jsonl", [{"text": "a great film", "label": "pos"},
+                                                {"text": "meh", "label": "neutral"}])
+    done = nlpseq("evaluate", str(run_dir), "--data", str(data))
+    assert done.returncode == 2
+    assert f"{data}:2: label 'neutral' never occurs in the training data" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_predict_reads_stdin_and_files(run_dir: Path, tmp_path: Path) -> None:
+    done = nlpseq("predict", str(run_dir), stdin="the film was superb fun\nawful boring plot\n")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["pos", "neg"]
+    assert all(0.5 < float(line.split("\t")[1]) <= 1 for line in lines)
+    source = tmp_path / "in.txt"
+    source.write_text("a lovely movie\n\nthe acting was dull\n", encoding="utf-8")
+    done = nlpseq("predict", str(run_dir), "--input", str(source), "--format", "jsonl")
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["label"] for r in rows] == ["pos", None, "neg"]
+    assert rows[0]["text"] == "a lovely movie"
+    assert set(rows[0]["probabilities"]) == {"pos", "neg"}
+
+
+def test_predict_rejects_bad_input_clearly(run_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine text\nbad \xff bytes\n")
+    done = nlpseq("predict", str(run_dir), "--input", str(bad))
+    assert done.returncode == 2 and f"{bad}:2: input is not UTF-8" in done.stderr
+    done = nlpseq("predict", str(run_dir), "--input", str(tmp_path / "missing.txt"))
+    assert done.returncode == 2 and "cannot read input" in done.stderr
+
+
+def test_library_loads_and_predicts(run_dir: Path) -> None:
+    import nlpseq as library
+
+    predictor = library.load(run_dir, device="cpu")
+    one = predictor.predict("superb fun")
+    assert one["label"] == "pos"
+    assert [r["label"] for r in predictor.predict(["superb fun", "dull and weak"])] == ["pos", "neg"]
+
+
+def test_config_typo_is_one_clear_line(tmp_path: Path) -> None:
+    done = nlpseq("train", "recipes/sentiment/tiny.yaml", "trainer.learning_rate=0.1")
+    assert done.returncode == 2
+    assert "unknown key 'trainer.learning_rate'" in done.stderr and "lr" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_run_folder_is_clear(tmp_path: Path) -> None:
+    done = nlpseq("predict", str(tmp_path / "nothing"), stdin="x\n")
+    assert done.returncode == 2 and "not a run folder" in done.stderr
+
+
+def test_data_list_names_the_corpora() -> None:
+    done = nlpseq("data", "list")
+    assert done.returncode == 0, done.stderr
+    names = [line.split()[0] for line in done.stdout.splitlines()]
+    assert {"mr", "brown", "conll2003"} <= set(names)

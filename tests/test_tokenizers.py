@@ -1,0 +1,232 @@
+"""Tokenizers: exact vocabularies and ids, batch verbs, save/load, sentencepiece specials and round trips."""
+
+import random
+
+import pytest
+
+from nlpseq.config import TokenizerConfig
+from nlpseq.errors import ConfigError, DataError
+from nlpseq.tokenizers import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    SPECIALS,
+    UNK_ID,
+    SentencePieceTokenizer,
+    VocabTokenizer,
+    build_tokenizer,
+    load_tokenizer,
+    split_words,
+    split_words_with_offsets,
+)
+
+# the: 3; cat, dog, sat: 2; "!", a, ran: 1  ->  frequency first, then alphabetical.
+CORPUS = ["the cat sat", "the dog sat", "the cat ran", "a dog!", "The"]
+WORD_ITOS = [*SPECIALS, "the", "cat", "dog", "sat", "!", "The", "a", "ran"]
+
+SP_WORDS = ["alpha", "beta", "gamma", "delta", "river", "stone", "light", "north", "green", "quiet"]
+
+
+def sp_corpus() -> list[str]:
+    rng = random.Random(0)
+    return [" ".join(rng.choice(SP_WORDS) for _ in range(rng.randint(3, 8))) for _ in range(200)]
+
+
+@pytest.fixture(scope="module", params=["bpe", "unigram"])
+def sp_tokenizer(request) -> SentencePieceTokenizer:
+    return SentencePieceTokenizer.train(sp_corpus(), vocab_size=60, model_type=request.param)
+
+
+def test_specials_come_first():
+    assert SPECIALS == ("<pad>", "<unk>", "<s>", "</s>")
+    assert (PAD_ID, UNK_ID, BOS_ID, EOS_ID) == (0, 1, 2, 3)
+
+
+def test_word_vocabulary_order_and_ids():
+    tokenizer = VocabTokenizer.build("word", CORPUS)
+    assert tokenizer.itos == WORD_ITOS
+    assert tokenizer.vocab_size == 12
+    assert tokenizer.encode("the dog ran!") == [4, 6, 11, 8]
+    assert tokenizer.encode("the zebra sat") == [4, UNK_ID, 7]
+    assert tokenizer.tokenize("a dog!") == ["a", "dog", "!"]
+
+
+def test_word_min_freq_and_max_size():
+    assert VocabTokenizer.build("word", CORPUS, min_freq=2).itos == [*SPECIALS, "the", "cat", "dog", "sat"]
+    assert VocabTokenizer.build("word", CORPUS, min_freq=2).encode("a cat") == [UNK_ID, 5]
+    # max_size counts the four specials.
+    assert VocabTokenizer.build("word", CORPUS, max_size=6).itos == [*SPECIALS, "the", "cat"]
+    assert VocabTokenizer.build("word", CORPUS, max_size=2).itos == list(SPECIALS)
+
+
+def test_word_lowercase_merges_cases():
+    tokenizer = VocabTokenizer.build("word", CORPUS, lowercase=True)
+    assert tokenizer.itos == [*SPECIALS, "the", "cat", "dog", "sat", "!", "a", "ran"]
+    assert tokenizer.encode("THE Cat") == [4, 5]
+    assert VocabTokenizer.build("word", CORPUS).encode("THE Cat") == [UNK_ID, UNK_ID]
+
+
+def test_char_vocabulary_order_and_ids():
+    # a: 3, b: 3, " ": 1, c: 1 (" " sorts before "c")
+    tokenizer = VocabTokenizer.build("char", ["aab", "b c", "ba"])
+    assert tokenizer.itos == [*SPECIALS, "a", "b", " ", "c"]
+    assert tokenizer.encode("cab z") == [7, 4, 5, 6, UNK_ID]
+    assert tokenizer.decode([7, 4, 5, 6, 4]) == "cab a"
+
+
+def test_build_from_pre_split_words():
+    word = VocabTokenizer.build("word", words=[["New", "York"], ["New", "Delhi"]])
+    assert word.itos == [*SPECIALS, "New", "Delhi", "York"]
+    char = VocabTokenizer.build("char", words=[["ab"], ["b"]])
+    assert char.itos == [*SPECIALS, "b", "a"]
+
+
+def test_encode_one_or_a_batch_gives_the_same_rows():
+    tokenizer = VocabTokenizer.build("word", CORPUS)
+    texts = ["the cat sat", "a dog!", "", "the zebra"]
+    assert tokenizer.encode(texts) == [tokenizer.encode(t) for t in texts]
+    assert tokenizer.encode(texts) == [[4, 5, 7], [10, 6, 8], [], [4, UNK_ID]]
+    assert tokenizer.encode([]) == []
+
+
+def test_decode_round_trips_known_words_and_drops_pad_bos_eos():
+    tokenizer = VocabTokenizer.build("word", CORPUS)
+    assert tokenizer.decode(tokenizer.encode("the cat sat")) == "the cat sat"
+    assert tokenizer.decode([BOS_ID, 4, 5, EOS_ID, PAD_ID, PAD_ID]) == "the cat"
+    assert tokenizer.decode([4, UNK_ID]) == "the <unk>"
+    assert tokenizer.decode([[4, 5], [6, PAD_ID]]) == ["the cat", "dog"]
+
+
+def test_encode_words():
+    word = VocabTokenizer.build("word", CORPUS, lowercase=True)
+    assert word.encode_words(["The", "cat", "zebra"]) == [[4], [5], [UNK_ID]]
+    char = VocabTokenizer.build("char", ["aab", "b c"])
+    assert char.encode_words(["ab", "c", "x"]) == [[4, 5], [7], [UNK_ID]]
+
+
+def test_from_vocab_file(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("the\t10\n<unk>\t0\ncat\t5\nthe\t1\nDog\n", encoding="utf-8")
+    tokenizer = VocabTokenizer.from_vocab_file("word", path)
+    assert tokenizer.itos == [*SPECIALS, "the", "cat", "Dog"]
+    assert tokenizer.encode("the Dog cat sat") == [4, 6, 5, UNK_ID]
+
+
+def test_from_vocab_file_errors(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("the\n\ncat\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        VocabTokenizer.from_vocab_file("word", path)
+    assert str(info.value) == f"{path}:2: empty vocabulary entry"
+    with pytest.raises(ConfigError, match=r"^tokenizer\.vocab_file: .*missing\.txt not found$"):
+        VocabTokenizer.from_vocab_file("word", tmp_path / "missing.txt")
+
+
+def test_vocabulary_must_start_with_the_specials():
+    with pytest.raises(ValueError, match="must start with"):
+        VocabTokenizer("word", ["the", *SPECIALS])
+    with pytest.raises(ValueError, match="kind must be"):
+        VocabTokenizer("byte", list(SPECIALS))
+
+
+@pytest.mark.parametrize("kind", ["word", "char"])
+def test_vocab_tokenizer_save_load_gives_identical_ids(tmp_path, kind):
+    tokenizer = VocabTokenizer.build(kind, CORPUS, lowercase=True)
+    tokenizer.save(tmp_path, "words")
+    loaded = load_tokenizer(tmp_path, "words")
+    assert isinstance(loaded, VocabTokenizer)
+    assert (loaded.kind, loaded.lowercase, loaded.itos) == (kind, True, tokenizer.itos)
+    batch = ["The cat sat!", "a zebra ran", ""]
+    assert loaded.encode(batch) == tokenizer.encode(batch)
+
+
+def test_load_tokenizer_missing(tmp_path):
+    with pytest.raises(ConfigError, match="tokenizer file not found"):
+        load_tokenizer(tmp_path, "tokenizer")
+
+
+def test_sentencepiece_specials(sp_tokenizer):
+    processor = sp_tokenizer.processor
+    assert [processor.id_to_piece(i) for i in range(4)] == list(SPECIALS)
+    assert (processor.pad_id(), processor.unk_id(), processor.bos_id(), processor.eos_id()) == (0, 1, 2, 3)
+    assert 30 < sp_tokenizer.vocab_size <= 60
+    ids = sp_tokenizer.encode("alpha river")
+    assert ids and all(i >= 4 for i in ids)
+
+
+def test_sentencepiece_round_trip_and_batch(sp_tokenizer):
+    texts = ["alpha beta gamma", "quiet green north stone", "light", "river delta alpha alpha"]
+    ids = sp_tokenizer.encode(texts)
+    assert ids == [sp_tokenizer.encode(t) for t in texts]
+    assert sp_tokenizer.decode(ids) == texts
+    assert [sp_tokenizer.decode(row) for row in ids] == texts
+    # A word the corpus never had still round-trips through pieces of its letters.
+    assert sp_tokenizer.decode(sp_tokenizer.encode("gentle dial")) == "gentle dial"
+    assert "".join(sp_tokenizer.tokenize("alpha beta")).replace("\u2581", " ").strip() == "alpha beta"
+
+
+def test_sentencepiece_unknown_character_is_unk(sp_tokenizer):
+    assert UNK_ID in sp_tokenizer.encode("alpha Ω")
+
+
+def test_sentencepiece_encode_words(sp_tokenizer):
+    rows = sp_tokenizer.encode_words(["alpha", "quiet"])
+    assert rows == [sp_tokenizer.encode("alpha"), sp_tokenizer.encode("quiet")]
+
+
+def test_sentencepiece_save_load_gives_identical_ids(tmp_path, sp_tokenizer):
+    sp_tokenizer.save(tmp_path, "sp")
+    assert (tmp_path / "sp.model").is_file()
+    loaded = load_tokenizer(tmp_path, "sp")
+    assert isinstance(loaded, SentencePieceTokenizer)
+    batch = ["alpha beta gamma", "north light river quiet", "gentle dial"]
+    assert loaded.encode(batch) == sp_tokenizer.encode(batch)
+    assert loaded.vocab_size == sp_tokenizer.vocab_size
+
+
+def test_sentencepiece_lowercase():
+    tokenizer = SentencePieceTokenizer.train(sp_corpus(), vocab_size=60, model_type="bpe", lowercase=True)
+    assert tokenizer.encode("ALPHA River") == tokenizer.encode("alpha river")
+    assert tokenizer.decode(tokenizer.encode("ALPHA River")) == "alpha river"
+
+
+def test_build_tokenizer_word_and_char():
+    word = build_tokenizer(TokenizerConfig(kind="word", min_freq=2), CORPUS)
+    assert isinstance(word, VocabTokenizer) and word.kind == "word"
+    assert word.itos == [*SPECIALS, "the", "cat", "dog", "sat"]
+    char = build_tokenizer(TokenizerConfig(kind="char", max_size=6), ["aab", "b c"])
+    assert char.kind == "char" and char.itos == [*SPECIALS, "a", "b"]
+    lower = build_tokenizer(TokenizerConfig(kind="word", lowercase=True), CORPUS)
+    assert lower.lowercase and lower.encode("THE") == [4]
+
+
+def test_build_tokenizer_from_vocab_file(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("zebra\nthe\n", encoding="utf-8")
+    tokenizer = build_tokenizer(TokenizerConfig(kind="word", vocab_file=str(path)), CORPUS)
+    assert tokenizer.itos == [*SPECIALS, "zebra", "the"]
+
+
+@pytest.mark.parametrize("model_type", ["bpe", "unigram"])
+def test_build_tokenizer_sentencepiece(model_type):
+    config = TokenizerConfig(kind="sentencepiece", vocab_size=50, model_type=model_type)
+    tokenizer = build_tokenizer(config, sp_corpus())
+    assert isinstance(tokenizer, SentencePieceTokenizer)
+    assert tokenizer.vocab_size <= 50
+    assert tokenizer.decode(tokenizer.encode("green stone")) == "green stone"
+    # Pre-split words (tagging data) are joined into sentences for training.
+    from_words = build_tokenizer(config, words=[text.split() for text in sp_corpus()])
+    assert from_words.encode("green stone") == tokenizer.encode("green stone")
+
+
+def test_split_words():
+    assert split_words("Don't stop, well-made films!") == ["Don't", "stop", ",", "well-made", "films", "!"]
+
+
+def test_split_words_with_offsets_slice_back_to_the_words():
+    text = "  Don't stop,\twell-made  films!"
+    spans = split_words_with_offsets(text)
+    assert [word for word, _, _ in spans] == split_words(text)
+    offsets = [(start, end) for _, start, end in spans]
+    assert offsets == [(2, 7), (8, 12), (12, 13), (14, 23), (25, 30), (30, 31)]
+    assert all(text[start:end] == word for word, start, end in spans)
