@@ -81,14 +81,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     _setup_logging()
     predictor = load(args.run_dir, device=args.device)
     lines = _read_input(args.input)
-    batch = 256
-    for start in range(0, len(lines), batch):
-        chunk = lines[start:start + batch]
-        for text, result in zip(chunk, predictor.predict(chunk), strict=True):
-            if args.format == "jsonl":
-                print(json.dumps({"text": text, **result}, ensure_ascii=False))
-            else:
-                print(_format_text(result))
+    for text, result in zip(lines, predictor.predict(lines), strict=True):
+        if args.format == "jsonl":
+            print(json.dumps({"text": text, **result}, ensure_ascii=False))
+        else:
+            print(_format_text(result))
     return 0
 
 

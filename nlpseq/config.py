@@ -61,7 +61,9 @@ class DataConfig:
     # Tagging: the tag scheme of the files (None: plain tags such as POS) and the one to train on.
     tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
     train_tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
-    lowercase: bool = False
+    # Entity scoring (seqeval): "default" is conlleval-compatible; "strict" counts only entities
+    # that are well-formed in the scheme.
+    seqeval_mode: Literal["default", "strict"] = "default"
     # Longest sequence (in tokens) kept for training; longer training examples are skipped and counted.
     max_length: int = 512
     # Dataset-cache folder for ``datasets`` (None: the library default).

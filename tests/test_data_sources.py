@@ -130,6 +130,23 @@ def test_csv_bad_row_after_a_multiline_field_names_its_own_line(tmp_path):
     assert message == f"{train}:6: malformed CSV row: expected 2 fields (header: text, label), found 3"
 
 
+def test_csv_unclosed_quote_names_the_line_where_the_row_starts(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text('text,label\nok,pos\n"never closed,pos\nnext,neg\nmore,pos\n', encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        list(read_records(path, "csv"))
+    assert str(info.value) == (f"{path}:3: malformed CSV: unexpected end of data "
+                               "(the row runs on to line 5: an unclosed quote?)")
+
+
+def test_csv_bad_quoting_inside_a_line(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text('text,label\nok,pos\n"a"b,pos\n', encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        list(read_records(path, "csv"))
+    assert str(info.value) == f"{path}:3: malformed CSV: ',' expected after '\"'"
+
+
 def test_csv_row_with_an_extra_field(tmp_path):
     train = tmp_path / "train.csv"
     train.write_text("text,label\ngood,pos\ngood,pos,extra\n", encoding="utf-8")
@@ -318,7 +335,8 @@ def test_hub_class_labels_become_names_and_valid_is_carved(tmp_path):
     # 10% of 20 training rows held out; together they are exactly the hub's train split.
     assert (len(train.dataset), len(valid.dataset)) == (18, 2)
     assert sorted(column(train, "line") + column(valid, "line")) == list(range(1, 21))
-    texts, labels = column(train, "text") + column(valid, "text"), column(train, "label") + column(valid, "label")
+    texts = column(train, "text") + column(valid, "text")
+    labels = column(train, "label") + column(valid, "label")
     assert all(text.endswith("great") == (label == "pos") for text, label in zip(texts, labels, strict=True))
 
     again = make_task(tmp_path / "again", *hub)
@@ -348,6 +366,15 @@ def test_missing_hub_split_names_the_dataset_and_split(tmp_path):
     task = make_task(tmp_path, f"data.hub={folder}", f"data.cache_dir={tmp_path / 'hf'}")  # no validation
     message = prepare_error(task)
     assert message.startswith(f"{folder}[validation]: could not load hub dataset: ")
+
+
+def test_hub_split_with_no_usable_examples(tmp_path):
+    folder = imdb_folder(tmp_path)
+    empty = {"text": ["", "  "], "label": [0, 1]}
+    Dataset.from_dict(empty, features=IMDB_FEATURES).to_parquet(str(folder / "validation.parquet"))
+    task = make_task(tmp_path, f"data.hub={folder}", f"data.cache_dir={tmp_path / 'hf'}")
+    message = prepare_error(task)
+    assert message == f"{folder}[validation]: no usable examples (2 skipped); is the split empty?"
 
 
 def test_hub_field_names_are_checked(tmp_path):

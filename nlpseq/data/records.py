@@ -68,7 +68,11 @@ def read_delimited(path: Path, delimiter: str) -> Iterator[dict[str, Any]]:
         except StopIteration:
             return
         except csv.Error as error:
-            raise DataError(f"malformed {kind}: {error}", path, feed.numbers[-1] if feed.numbers else None
+            # Name the line the bad row starts on: an unclosed quote is only noticed where the file ends.
+            start = feed.numbers[consumed] if len(feed.numbers) > consumed else None
+            end = feed.numbers[-1] if feed.numbers else None
+            runs_on = "" if start in (None, end) else f" (the row runs on to line {end}: an unclosed quote?)"
+            raise DataError(f"malformed {kind}: {error}{runs_on}", path, end if start is None else start
                             ) from None
         start_line = feed.numbers[min(consumed, len(feed.numbers) - 1)]
         if not row or all(not cell.strip() for cell in row):

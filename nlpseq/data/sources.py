@@ -130,9 +130,12 @@ def load_splits(config: DataConfig, normalize: Normalize, seed: int = 13, carve_
                 continue
             source = str(path)
             records = _normalised(_iter_local(source, config), source, normalize, skipped)
-            if not records:
-                raise DataError("no usable examples" + (f" ({sum(skipped.values())} skipped)"
-                                                        if skipped else "") + "; is the file empty?", source)
+        if not records:
+            # Hub splits too: an empty split would otherwise fail later with a bare missing-column error.
+            raise DataError("no usable examples" + (f" ({sum(skipped.values())} skipped)"
+                                                    if skipped else "")
+                            + ("; is the split empty?" if config.hub is not None else "; is the file empty?"),
+                            source)
         if skipped:
             log.warning("%s: skipped %d examples (see the warnings above for the first ones)",
                         source, sum(skipped.values()))

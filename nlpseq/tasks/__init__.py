@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from nlpseq.config import MODEL_CONFIGS
 from nlpseq.tasks.classification import ClassificationTask
+from nlpseq.tasks.tagging import TaggingTask
 
 TASKS: dict[str, type] = {
     "classification": ClassificationTask,
+    "tagging": TaggingTask,
 }
 
 for _name, _task in TASKS.items():

@@ -1,0 +1,109 @@
+"""Many-to-many (synced): one tag per word. Word embedding (+ char features) -> RNN encoder ->
+per-word scores -> softmax or linear-chain CRF."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+
+from nlpseq.config import EmbeddingConfig, EncoderConfig
+from nlpseq.models.char_features import CharFeaturesConfig, build_char_features
+from nlpseq.models.crf import CRF
+from nlpseq.models.embedding import TokenEmbedding
+from nlpseq.models.encoder import RNNEncoder
+from nlpseq.tokenizers import UNK_ID
+
+
+@dataclass
+class TaggerConfig:
+    """The ``model`` section of a tagging recipe (arguments of :class:`SequenceTagger`)."""
+
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    char_features: CharFeaturesConfig | None = field(default_factory=CharFeaturesConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    head: Literal["crf", "softmax"] = "crf"
+    # Forbid tag moves the scheme makes illegal (I-X after O in IOB2) in the CRF.
+    constrain: bool = True
+    dropout: float = 0.5
+    # Replace training words by <unk> with this probability, so the model learns what to do with
+    # words it has never seen (char features then carry them).
+    word_dropout: float = 0.0
+
+
+@dataclass
+class TaggerOutput:
+    scores: torch.Tensor  # [B, T, K] emissions (CRF) or logits (softmax)
+    loss: torch.Tensor | None = None  # mean negative log-likelihood per sentence (CRF) or token
+
+
+class SequenceTagger(nn.Module):
+    """Tag every word.
+
+    ``forward(batch)`` reads ``input_ids [B, T]`` (one id per word), ``chars [B, T, L]`` when char
+    features are on, ``lengths [B]``, ``mask [B, T]`` and, when present, ``tags [B, T]``.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_tags: int,
+        num_chars: int = 0,
+        embedding: EmbeddingConfig | None = None,
+        char_features: CharFeaturesConfig | None = None,
+        encoder: EncoderConfig | None = None,
+        head: str = "crf",
+        constrain: bool = True,
+        dropout: float = 0.5,
+        word_dropout: float = 0.0,
+        allowed: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        vocabulary: list[str] | None = None,
+    ):
+        super().__init__()
+        embedding = embedding or EmbeddingConfig()
+        encoder = encoder or EncoderConfig()
+        self.embedding = TokenEmbedding(vocab_size, **asdict(embedding), vocabulary=vocabulary)
+        self.chars = build_char_features(char_features, num_chars) if char_features else None
+        input_size = embedding.embedding_dim + (self.chars.output_size if self.chars else 0)
+        self.encoder = RNNEncoder(input_size, **asdict(encoder))
+        self.dropout = nn.Dropout(dropout)
+        self.word_dropout = word_dropout
+        self.project = nn.Linear(self.encoder.output_size, num_tags)
+        self.crf = None
+        if head == "crf":
+            masks = allowed if (constrain and allowed is not None) else (None, None, None)
+            self.crf = CRF(num_tags, *masks)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> TaggerOutput:
+        ids, mask = batch["input_ids"], batch["mask"]
+        if self.training and self.word_dropout > 0:
+            drop = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & mask
+            ids = ids.masked_fill(drop, UNK_ID)
+        features = [self.embedding(ids)]
+        if self.chars is not None:
+            features.append(self.dropout(self.chars(batch["chars"])))
+        encoded = self.encoder(torch.cat(features, dim=-1), batch["lengths"])
+        scores = self.project(self.dropout(encoded.outputs))
+        loss = None
+        if "tags" in batch:
+            if self.crf is not None:
+                loss = -self.crf.log_likelihood(scores, batch["tags"], mask).mean()
+            else:
+                loss = nn.functional.cross_entropy(scores.float()[mask], batch["tags"][mask])
+        return TaggerOutput(scores, loss)
+
+    @torch.no_grad()
+    def decode(self, batch: dict[str, torch.Tensor]) -> list[list[int]]:
+        """Best tag ids per sentence, each trimmed to its length (Viterbi with a CRF, argmax without)."""
+        was_training = self.training
+        self.eval()
+        scores = self.forward({k: v for k, v in batch.items() if k != "tags"}).scores
+        self.train(was_training)
+        lengths = batch["lengths"].tolist()
+        if self.crf is not None:
+            paths = self.crf.decode(scores, batch["mask"]).tolist()
+        else:
+            paths = scores.argmax(-1).tolist()
+        return [path[:n] for path, n in zip(paths, lengths, strict=True)]

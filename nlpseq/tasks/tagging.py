@@ -1,0 +1,272 @@
+"""Many-to-many (synced) task: one tag per word, for POS tagging and named-entity recognition.
+
+The run folder holds ``tokenizer.*`` (words, or sentencepiece whose first subword stands for the
+word), ``chars.json`` (char vocabulary for char features) and ``tags.json`` (the tag vocabulary, in
+the training scheme).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from torch import nn
+
+from nlpseq import schemes
+from nlpseq.config import Config, TokenizerConfig
+from nlpseq.data.batching import lengths_and_mask, pad
+from nlpseq.data.sources import Split, cached_map, load_splits
+from nlpseq.errors import DataError
+from nlpseq.metrics.tagging import entity_scores, token_accuracy
+from nlpseq.models.tagger import SequenceTagger, TaggerConfig
+from nlpseq.tasks.common import (
+    gather_by_index,
+    load_labels,
+    make_loader,
+    prepare_tokenizer,
+    save_labels,
+    tokenizer_key,
+)
+from nlpseq.tokenizers import PAD_ID, UNK_ID, split_words_with_offsets
+
+log = logging.getLogger("nlpseq.task")
+
+# Longer "words" (URLs, tables flattened into one token) keep their first characters only: the
+# char features see enough of them, and one such token would otherwise widen the whole batch.
+MAX_WORD_CHARS = 40
+
+
+class TaggingTask:
+    """Loads tagged sentences, owns tokenizers and the tag vocabulary, builds and scores the tagger."""
+
+    name = "tagging"
+    model_config = TaggerConfig
+    default_metric = "f1"
+
+    def __init__(self, config: Config, run_dir: str | Path):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.splits: dict[str, Split] = {}
+        self.tokenizer: Any = None
+        self.chars: Any = None
+        self.tags: list[str] = []
+
+    @property
+    def scheme(self) -> str | None:
+        """The scheme the model is trained and decodes in (None: plain tags such as POS)."""
+        data = self.config.data
+        return data.train_tag_scheme or data.tag_scheme
+
+    # ---------------------------------------------------------------------------------- data
+    def _normalize(self, record: dict[str, Any], source: str) -> dict[str, Any]:
+        data = self.config.data
+        line = record.get("line")
+        # Files read by the tagged readers always say tokens/tags; JSONL and hub rows use the fields.
+        tokens_field = "tokens" if data.format in ("conll", "conllu", "brown") else data.tokens_field
+        tags_field = "tags" if data.format in ("conll", "conllu", "brown") else data.tags_field
+        for name in (tokens_field, tags_field):
+            if name not in record:
+                fields = ", ".join(k for k in record if k != "line")
+                raise DataError(f"missing field {name!r} (fields present: {fields})", source, line)
+        tokens, tags = record[tokens_field], record[tags_field]
+        if not isinstance(tokens, list) or not isinstance(tags, list):
+            raise DataError(f"{tokens_field!r} and {tags_field!r} must be lists", source, line)
+        if len(tokens) != len(tags):
+            raise DataError(f"{len(tokens)} tokens but {len(tags)} tags", source, line)
+        if not tokens:
+            raise DataError("empty sentence", source, line)
+        tokens, tags = [str(t) for t in tokens], [str(t) for t in tags]
+        if data.tag_scheme is not None:
+            try:
+                schemes.validate(tags, data.tag_scheme)
+            except ValueError as error:
+                raise DataError(f"{error} (data.tag_scheme={data.tag_scheme})", source, line) from None
+            if data.train_tag_scheme and data.train_tag_scheme != data.tag_scheme:
+                tags = schemes.convert(tags, data.tag_scheme, data.train_tag_scheme)
+        return {"tokens": tokens, "tags": tags}
+
+    def prepare(self) -> None:
+        """Load splits, build (or reload) tokenizers and tags, check lengths and tags, tokenise."""
+        self.splits = load_splits(self.config.data, self._normalize, self.config.trainer.seed)
+        for name, split in self.splits.items():
+            self._limit_lengths(split, skip=name == "train")
+        train = self.splits["train"].dataset
+        self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer,
+                                           words=lambda: iter(train["tokens"]))
+        if self.config.model.char_features is not None:
+            self.chars = prepare_tokenizer(self.run_dir, "chars", TokenizerConfig(kind="char"),
+                                           words=lambda: iter(train["tokens"]))
+        self.tags = load_labels(self.run_dir, "tags") or self._tag_vocabulary(train["tags"])
+        save_labels(self.run_dir, "tags", self.tags)
+        for split in self.splits.values():
+            self._check_tags(split)
+            split.dataset = self.tokenize(split.dataset)
+
+    def _tag_vocabulary(self, rows: list[list[str]]) -> list[str]:
+        found = sorted({tag for row in rows for tag in row})
+        if self.scheme is not None:
+            # Every tag the scheme allows for the types seen, so decoding may use e.g. S-MISC even if
+            # training never showed one; "O" first for readability.
+            types = sorted({schemes.split_tag(t)[1] for t in found} - {None})
+            prefixes = {"IOB1": "BI", "IOB2": "BI", "IOBES": "BIES"}[self.scheme]
+            found = ["O"] + [f"{p}-{t}" for t in types for p in prefixes]
+        return found
+
+    def _limit_lengths(self, split: Split, skip: bool) -> None:
+        """Sentences longer than data.max_length: skipped and counted (training), else an error."""
+        limit = self.config.data.max_length
+        lengths = [len(row) for row in split.dataset["tokens"]]
+        too_long = [i for i, n in enumerate(lengths) if n > limit]
+        if not too_long:
+            return
+        if not skip:
+            first = too_long[0]
+            raise DataError(f"sentence of {lengths[first]} words is longer than data.max_length={limit}",
+                            split.source, split.dataset[first]["line"])
+        log.warning("%s: skipped %d sentences longer than data.max_length=%d", split.source,
+                    len(too_long), limit)
+        drop = set(too_long)
+        split.dataset = split.dataset.select([i for i in range(len(lengths)) if i not in drop])
+
+    def _check_tags(self, split: Split) -> None:
+        known = set(self.tags)
+        for row, line in zip(split.dataset["tags"], split.dataset["line"], strict=True):
+            for position, tag in enumerate(row):
+                if tag not in known:
+                    raise DataError(f"tag {tag!r} (word {position + 1}) never occurs in the training data; "
+                                    f"known tags: {', '.join(self.tags)}", split.source, line)
+
+    def _encode_words(self, words: list[str]) -> tuple[list[int], list[list[int]]]:
+        # A word is its first subword (or its single word id); words that encode to nothing are <unk>.
+        ids = [(pieces[0] if pieces else UNK_ID) for pieces in self.tokenizer.encode_words(words)]
+        chars = [row[:MAX_WORD_CHARS] or [UNK_ID] for row in self.chars.encode_words(words)] if self.chars \
+            else []
+        return ids, chars
+
+    def tokenize(self, dataset: datasets.Dataset) -> datasets.Dataset:
+        tag_ids = {tag: i for i, tag in enumerate(self.tags)}
+
+        def encode(batch: dict[str, list]) -> dict[str, list]:
+            out: dict[str, list] = {"input_ids": [], "chars": [], "tag_ids": [], "length": []}
+            for words, tags in zip(batch["tokens"], batch["tags"], strict=True):
+                ids, chars = self._encode_words(words)
+                out["input_ids"].append(ids)
+                out["chars"].append(chars)
+                out["tag_ids"].append([tag_ids.get(t, -1) for t in tags])
+                out["length"].append(len(ids))
+            return out
+
+        key = "|".join([tokenizer_key(self.run_dir, "tokenizer"), tokenizer_key(self.run_dir, "chars"),
+                        str(self.tags), str(MAX_WORD_CHARS)])
+        return cached_map(dataset, encode, key, self.config.data.cache_dir)
+
+    def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        ids = [row["input_ids"] for row in rows]
+        lengths, mask = lengths_and_mask(ids)
+        batch = {"input_ids": pad(ids, PAD_ID), "lengths": lengths, "mask": mask,
+                 "index": torch.tensor([row["index"] for row in rows]), "num_tokens": lengths.sum()}
+        if self.chars is not None:
+            width = max(len(word) for row in rows for word in row["chars"])
+            chars = torch.zeros(len(rows), mask.size(1), width, dtype=torch.long)
+            for r, row in enumerate(rows):
+                for w, word in enumerate(row["chars"]):
+                    chars[r, w, : len(word)] = torch.as_tensor(word)
+            batch["chars"] = chars
+        if all("tag_ids" in row and min(row["tag_ids"], default=0) >= 0 for row in rows):
+            batch["tags"] = pad([row["tag_ids"] for row in rows], 0)
+        return batch
+
+    def loader(self, dataset: datasets.Dataset, train: bool) -> Any:
+        return make_loader(dataset, dataset["length"], self.collate, self.config.trainer, train)
+
+    # ---------------------------------------------------------------------------------- model
+    def build_model(self) -> nn.Module:
+        cfg: TaggerConfig = self.config.model
+        allowed = schemes.allowed_transitions(self.tags, self.scheme) if self.scheme else None
+        return SequenceTagger(
+            self.tokenizer.vocab_size, len(self.tags), self.chars.vocab_size if self.chars else 0,
+            embedding=cfg.embedding, char_features=cfg.char_features, encoder=cfg.encoder, head=cfg.head,
+            constrain=cfg.constrain, dropout=cfg.dropout, word_dropout=cfg.word_dropout, allowed=allowed,
+            vocabulary=getattr(self.tokenizer, "itos", None) if cfg.embedding.pretrained else None,
+        )
+
+    # ---------------------------------------------------------------------------------- scoring
+    def _decode(self, model: nn.Module, dataset: datasets.Dataset) -> list[list[str]]:
+        device = next(model.parameters()).device
+        local: list[tuple[int, list[str]]] = []
+        for batch in self.loader(dataset, train=False):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            for index, path in zip(batch["index"].tolist(), model.decode(batch), strict=True):
+                local.append((index, [self.tags[i] for i in path]))
+        return gather_by_index(local)
+
+    def _as_iob2(self, rows: list[list[str]]) -> list[list[str]]:
+        if self.scheme in (None, "IOB2"):
+            return rows
+        return [schemes.convert(row, self.scheme, "IOB2") for row in rows]
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, dataset: datasets.Dataset, details: bool = False) -> dict[str, Any]:
+        """Token accuracy always; entity precision/recall/F1 (seqeval, on IOB2) when tags have a scheme."""
+        predicted = self._decode(model, dataset)
+        gold = dataset["tags"]
+        metrics: dict[str, Any] = {"accuracy": token_accuracy(gold, predicted)}
+        if self.scheme is not None:
+            scores = entity_scores(self._as_iob2(gold), self._as_iob2(predicted), scheme="IOB2",
+                                   mode=self.config.data.seqeval_mode)
+            metrics.update(precision=scores["precision"], recall=scores["recall"], f1=scores["f1"])
+            if details:
+                metrics["per_type"] = scores["per_type"]
+        if details:
+            metrics["sentences"] = len(gold)
+            metrics["tokens"] = sum(len(row) for row in gold)
+        return metrics
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
+        """Split raw lines into words and tag them; NER results also list entity spans with character
+        offsets into the line. Over-long lines are an error naming the line (1-based in ``texts``)."""
+        limit = self.config.data.max_length
+        split = [split_words_with_offsets(text) for text in texts]
+        rows = []
+        for number, words in enumerate(split, 1):
+            if len(words) > limit:
+                raise DataError(f"input line {number} has {len(words)} words, more than the model's limit "
+                                f"data.max_length={limit}")
+            if words:
+                ids, chars = self._encode_words([w for w, _, _ in words])
+                rows.append({"input_ids": ids, "chars": chars, "length": len(ids)})
+        tagged = iter(self._decode(model, datasets.Dataset.from_list(rows)) if rows else [])
+        results = []
+        for text, words in zip(texts, split, strict=True):
+            tags = next(tagged) if words else []
+            result: dict[str, Any] = {"words": [w for w, _, _ in words], "tags": tags}
+            if self.scheme is not None:
+                result["entities"] = [
+                    {"type": kind, "start": words[s][1], "end": words[e - 1][2],
+                     "text": text[words[s][1]:words[e - 1][2]]}
+                    for kind, s, e in schemes.to_spans(tags, self.scheme)
+                ]
+            results.append(result)
+        return results
+
+    def load_file(self, path: str) -> datasets.Dataset:
+        """A tagged file in the recipe's format and field names, checked and tokenised."""
+        data = replace(self.config.data, corpus=None, hub=None, train=path, valid=None, test=None)
+        split = load_splits(data, self._normalize, carve_valid=False)["train"]
+        self._limit_lengths(split, skip=False)
+        self._check_tags(split)
+        return self.tokenize(split.dataset)
+
+    def restore(self) -> None:
+        self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer)
+        if self.config.model.char_features is not None:
+            self.chars = prepare_tokenizer(self.run_dir, "chars", TokenizerConfig(kind="char"))
+        self.tags = load_labels(self.run_dir, "tags") or []
+
+    def describe(self) -> dict[str, Any]:
+        return {"tags": self.tags, "model": asdict(self.config.model)}
