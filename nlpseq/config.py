@@ -92,6 +92,9 @@ class EmbeddingConfig:
 
     embedding_dim: int = 128
     dropout: float = 0.0
+    # Replace training tokens by <unk> with this probability: a regulariser, and it teaches the model
+    # what to do with tokens it has never seen.
+    word_dropout: float = 0.0
     pretrained: str | None = None  # word2vec/GloVe text file
     freeze: bool = False
 

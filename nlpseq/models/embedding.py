@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from nlpseq.errors import DataError
+from nlpseq.tokenizers import UNK_ID
 
 log = logging.getLogger("nlpseq.model")
 
@@ -20,6 +21,7 @@ class TokenEmbedding(nn.Module):
         num_embeddings: vocabulary size.
         embedding_dim: vector size (must match ``pretrained`` when given).
         dropout: dropout on the output vectors.
+        word_dropout: probability of replacing a (non-pad) token by ``<unk>`` while training.
         pretrained: a word2vec/GloVe text file (``word v1 ... vD`` per line, optional ``N D`` header).
         freeze: keep pretrained vectors fixed.
         vocabulary: id -> token strings, needed to look tokens up in ``pretrained``.
@@ -30,6 +32,7 @@ class TokenEmbedding(nn.Module):
         num_embeddings: int,
         embedding_dim: int = 128,
         dropout: float = 0.0,
+        word_dropout: float = 0.0,
         pretrained: str | None = None,
         freeze: bool = False,
         vocabulary: list[str] | None = None,
@@ -37,6 +40,7 @@ class TokenEmbedding(nn.Module):
         super().__init__()
         self.embedding = nn.Embedding(num_embeddings, embedding_dim, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
+        self.word_dropout = word_dropout
         self.embedding_dim = embedding_dim
         if pretrained is not None:
             if vocabulary is None:
@@ -45,6 +49,9 @@ class TokenEmbedding(nn.Module):
             self.embedding.weight.requires_grad_(not freeze)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.training and self.word_dropout > 0:
+            drop = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & (ids != 0)
+            ids = ids.masked_fill(drop, UNK_ID)
         return self.dropout(self.embedding(ids))
 
     @torch.no_grad()

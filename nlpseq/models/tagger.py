@@ -14,7 +14,6 @@ from nlpseq.models.char_features import CharFeaturesConfig, build_char_features
 from nlpseq.models.crf import CRF
 from nlpseq.models.embedding import TokenEmbedding
 from nlpseq.models.encoder import RNNEncoder
-from nlpseq.tokenizers import UNK_ID
 
 
 @dataclass
@@ -28,9 +27,6 @@ class TaggerConfig:
     # Forbid tag moves the scheme makes illegal (I-X after O in IOB2) in the CRF.
     constrain: bool = True
     dropout: float = 0.5
-    # Replace training words by <unk> with this probability, so the model learns what to do with
-    # words it has never seen (char features then carry them).
-    word_dropout: float = 0.0
 
 
 @dataclass
@@ -57,7 +53,6 @@ class SequenceTagger(nn.Module):
         head: str = "crf",
         constrain: bool = True,
         dropout: float = 0.5,
-        word_dropout: float = 0.0,
         allowed: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         vocabulary: list[str] | None = None,
     ):
@@ -69,7 +64,6 @@ class SequenceTagger(nn.Module):
         input_size = embedding.embedding_dim + (self.chars.output_size if self.chars else 0)
         self.encoder = RNNEncoder(input_size, **asdict(encoder))
         self.dropout = nn.Dropout(dropout)
-        self.word_dropout = word_dropout
         self.project = nn.Linear(self.encoder.output_size, num_tags)
         self.crf = None
         if head == "crf":
@@ -77,11 +71,8 @@ class SequenceTagger(nn.Module):
             self.crf = CRF(num_tags, *masks)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> TaggerOutput:
-        ids, mask = batch["input_ids"], batch["mask"]
-        if self.training and self.word_dropout > 0:
-            drop = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & mask
-            ids = ids.masked_fill(drop, UNK_ID)
-        features = [self.embedding(ids)]
+        mask = batch["mask"]
+        features = [self.embedding(batch["input_ids"])]
         if self.chars is not None:
             features.append(self.dropout(self.chars(batch["chars"])))
         encoded = self.encoder(torch.cat(features, dim=-1), batch["lengths"])

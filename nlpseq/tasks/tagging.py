@@ -190,7 +190,7 @@ class TaggingTask:
         return SequenceTagger(
             self.tokenizer.vocab_size, len(self.tags), self.chars.vocab_size if self.chars else 0,
             embedding=cfg.embedding, char_features=cfg.char_features, encoder=cfg.encoder, head=cfg.head,
-            constrain=cfg.constrain, dropout=cfg.dropout, word_dropout=cfg.word_dropout, allowed=allowed,
+            constrain=cfg.constrain, dropout=cfg.dropout, allowed=allowed,
             vocabulary=getattr(self.tokenizer, "itos", None) if cfg.embedding.pretrained else None,
         )
 
