@@ -78,6 +78,8 @@ class _BatchVerbs:
         return [self._encode(t) for t in text]
 
     def decode(self, ids):
+        if hasattr(ids, "tolist"):  # a tensor or array
+            ids = ids.tolist()
         if ids and isinstance(ids[0], list):
             return [self._decode(row) for row in ids]
         return self._decode(list(ids))
@@ -224,6 +226,8 @@ class SentencePieceTokenizer(_BatchVerbs):
             # A small corpus cannot always fill the requested size; take what it supports.
             hard_vocab_limit=False,
             input_sentence_size=2_000_000,
+            # The default (4192 bytes) silently drops long documents such as IMDB reviews.
+            max_sentence_length=65536,
             shuffle_input_sentence=True,
             minloglevel=2,
         )

@@ -240,8 +240,8 @@ def test_non_utf8_bytes(tmp_path):
     train = tmp_path / "train.jsonl"
     train.write_bytes(b'{"text": "a", "label": "pos"}\n{"text": "caf\xe9", "label": "pos"}\n')
     message = prepare_error(local_task(tmp_path, train))
-    assert message == (f"{train}:2: bytes that are not UTF-8 at column 14 (b'\\xe9\", '); "
-                       "re-encode the file as UTF-8")
+    assert message == (f"{train}:2: file is not valid UTF-8: cannot decode byte(s) 0xe9 at byte 14 of "
+                       "the line (re-encode the file as UTF-8)")
 
 
 def test_empty_file(tmp_path):
@@ -252,7 +252,7 @@ def test_empty_file(tmp_path):
 
 def test_missing_file(tmp_path):
     train = tmp_path / "nope.jsonl"
-    assert prepare_error(local_task(tmp_path, train)) == f"{train}: file not found"
+    assert prepare_error(local_task(tmp_path, train)) == f"{train}: cannot read file: No such file or directory"
 
 
 def test_unseen_label_in_valid_names_the_valid_file_and_line(tmp_path):

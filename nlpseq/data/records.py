@@ -13,30 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nlpseq.data.lines import read_lines
 from nlpseq.errors import DataError
 
 RECORD_FORMATS = ("jsonl", "json", "csv", "tsv", "text")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield (line number, text) decoded as UTF-8; bad bytes name their line."""
-    if not path.is_file():
-        raise DataError("file not found", path)
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            try:
-                # A BOM (Excel and Notepad write one) would otherwise stick to the first header or key.
-                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                raise DataError(
-                    f"bytes that are not UTF-8 at column {error.start + 1} "
-                    f"({raw[error.start:error.start + 4]!r}); re-encode the file as UTF-8",
-                    path, number,
-                ) from None
-
-
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    for number, text in _lines(path):
+    for number, text in read_lines(path):
         if not text.strip():
             continue
         try:
@@ -57,7 +41,7 @@ def read_delimited(path: Path, delimiter: str) -> Iterator[dict[str, Any]]:
     kind = "TSV" if delimiter == "\t" else "CSV"
     # csv needs an iterator of lines; feed it our decoded lines so bad bytes still name their line,
     # and remember each line's number so a quoted multi-line row reports where it started.
-    feed = _LineFeed(_lines(path))
+    feed = _LineFeed(read_lines(path, strip_newline=False))
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     reader = csv.reader(feed, delimiter=delimiter, quoting=quoting, strict=True)
     header: list[str] | None = None
@@ -109,8 +93,8 @@ class _LineFeed:
 
 def read_text(path: Path, field: str = "text") -> Iterator[dict[str, Any]]:
     """One record per line (trailing newline removed); blank lines are kept as empty texts."""
-    for number, text in _lines(path):
-        yield {field: text.rstrip("\r\n"), "line": number}
+    for number, text in read_lines(path):
+        yield {field: text, "line": number}
 
 
 def read_records(path: str | Path, fmt: str, text_field: str = "text") -> Iterator[dict[str, Any]]:

@@ -150,6 +150,11 @@ def load_splits(config: DataConfig, normalize: Normalize, seed: int = 13, carve_
 def _carve_valid(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     """Split a seeded ``fraction`` of train off as validation data (order-independent of hardware)."""
     n = len(train.dataset)
+    if not 0 < fraction < 1:
+        raise ConfigError(f"data.valid_fraction must be between 0 and 1 (exclusive), got {fraction}")
+    if n < 2:
+        raise DataError(f"only {n} training example(s): too few to hold some out for validation",
+                        train.source)
     order = list(range(n))
     random.Random(seed).shuffle(order)
     cut = max(1, round(n * fraction))
@@ -170,7 +175,10 @@ def cached_map(dataset: datasets.Dataset, function: Callable[[dict[str, list]], 
     records, the tokenizer files and the options into it), so a stale cache is never read.
     """
     if cache_dir is None:
-        return dataset.map(function, batched=True, remove_columns=remove_columns)
+        # Beside the corpora by default: $NLPSEQ_DATA/.cache (git-ignored with the data).
+        from data_scripts import data_root
+
+        cache_dir = data_root() / ".cache"
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(f"{dataset._fingerprint}|{key}".encode()).hexdigest()[:20]

@@ -23,6 +23,7 @@ from typing import Any
 
 import datasets
 
+from nlpseq.data.lines import read_lines
 from nlpseq.errors import ConfigError, DataError
 
 Example = dict[str, Any]
@@ -33,34 +34,6 @@ DOCSTART = "-DOCSTART-"
 CONLLU_NUM_COLUMNS = 10
 CONLLU_FORM_COLUMN = 1
 CONLLU_TAG_COLUMNS = {"upos": 3, "xpos": 4}
-
-
-def _read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)`` for each line of a UTF-8 file, line endings stripped.
-
-    The file is split into lines as bytes and each line is decoded on its own: decoding the whole
-    stream would report a bad byte somewhere in a buffered chunk, not on the line that holds it.
-    Splitting on ``b"\\n"`` is safe in UTF-8, where that byte never occurs inside a character.
-    """
-    try:
-        with open(path, "rb") as file:
-            for line_number, raw in enumerate(file, start=1):
-                # A BOM (some Windows editors write one) would otherwise stick to the first token.
-                encoding = "utf-8-sig" if line_number == 1 else "utf-8"
-                try:
-                    text = raw.decode(encoding)
-                except UnicodeDecodeError as error:
-                    bad = " ".join(f"0x{byte:02x}" for byte in raw[error.start : error.end])
-                    raise DataError(
-                        f"file is not valid UTF-8: cannot decode byte(s) {bad} at byte"
-                        f" {error.start + 1} of the line (re-encode the file as UTF-8)",
-                        path,
-                        line_number,
-                    ) from None
-                yield line_number, text.rstrip("\r\n")
-    except OSError as error:
-        # Missing file, a directory, no permission: a user mistake, so one line, not a traceback.
-        raise DataError(f"cannot read file: {error.strerror or error}", path) from None
 
 
 def _require_sentences(examples: Iterator[Example], path: str | Path) -> Iterator[Example]:
@@ -113,7 +86,7 @@ def _conll_sentences(
     tokens: list[str] = []
     tags: list[str] = []
     start_line = 0
-    for line_number, text in _read_lines(path):
+    for line_number, text in read_lines(path):
         words = text.split()
         # -DOCSTART- is spotted whatever the separator: some files write it alone on its line.
         if not words or words[0] == DOCSTART:
@@ -172,7 +145,7 @@ def _conllu_sentences(path: str | Path, tag: str) -> Iterator[Example]:
     tokens: list[str] = []
     tags: list[str] = []
     start_line = 0
-    for line_number, text in _read_lines(path):
+    for line_number, text in read_lines(path):
         if text.strip() == "":
             if tokens:
                 yield {"tokens": tokens, "tags": tags, "line": start_line}
@@ -219,7 +192,7 @@ def read_brown(path: str | Path) -> Iterator[Example]:
 
 
 def _brown_sentences(path: str | Path) -> Iterator[Example]:
-    for line_number, text in _read_lines(path):
+    for line_number, text in read_lines(path):
         items = text.split()  # also drops the leading tab
         if not items:
             continue
@@ -251,7 +224,7 @@ def read_tagged_jsonl(
 
 
 def _jsonl_sentences(path: str | Path, tokens_field: str, tags_field: str) -> Iterator[Example]:
-    for line_number, text in _read_lines(path):
+    for line_number, text in read_lines(path):
         if text.strip() == "":
             continue
         try:

@@ -54,6 +54,9 @@ class ClassificationTask:
     def _normalize(self, record: dict[str, Any], source: str) -> dict[str, Any] | None:
         data = self.config.data
         line = record.get("line")
+        if data.label_field in record and record[data.label_field] is None:
+            raise DataError("example has no label (a hub class id of -1 marks unlabelled examples, as in "
+                            "GLUE test splits: point data.test_split at a labelled split)", source, line)
         for name in (data.text_field, data.label_field):
             if name not in record or record[name] is None:
                 fields = ", ".join(k for k in record if k != "line")
