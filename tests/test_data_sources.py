@@ -252,7 +252,8 @@ def test_empty_file(tmp_path):
 
 def test_missing_file(tmp_path):
     train = tmp_path / "nope.jsonl"
-    assert prepare_error(local_task(tmp_path, train)) == f"{train}: cannot read file: No such file or directory"
+    expected = f"{train}: cannot read file: No such file or directory"
+    assert prepare_error(local_task(tmp_path, train)) == expected
 
 
 def test_unseen_label_in_valid_names_the_valid_file_and_line(tmp_path):

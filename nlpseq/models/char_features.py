@@ -41,7 +41,9 @@ class CharCNN(nn.Module):
         batch, words, length = chars.shape
         flat = chars.view(batch * words, length)
         x = self.dropout(self.embedding(flat)).transpose(1, 2)  # [N, E, L]
-        x = self.conv(x)  # [N, H, L]
+        # An even kernel_size gives L + 1 outputs (kernel_size // 2 padding on both sides); keep L so
+        # that the padding mask below lines up.
+        x = self.conv(x)[:, :, :length]  # [N, H, L]
         # Padding positions must not win the max: fill them with the lowest value first.
         x = x.masked_fill((flat == 0).unsqueeze(1), torch.finfo(x.dtype).min)
         x = x.max(dim=2).values

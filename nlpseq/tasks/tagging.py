@@ -39,6 +39,9 @@ log = logging.getLogger("nlpseq.task")
 # char features see enough of them, and one such token would otherwise widen the whole batch.
 MAX_WORD_CHARS = 40
 
+# Sentencepiece's word-boundary marker; on its own as a piece it says nothing about the word.
+WORD_BOUNDARY = "\u2581"
+
 
 class TaggingTask:
     """Loads tagged sentences, owns tokenizers and the tag vocabulary, builds and scores the tagger."""
@@ -92,8 +95,10 @@ class TaggingTask:
     def prepare(self) -> None:
         """Load splits, build (or reload) tokenizers and tags, check lengths and tags, tokenise."""
         self.splits = load_splits(self.config.data, self._normalize, self.config.trainer.seed)
+        held_out = f"{self.splits['train'].source} (held out)"  # validation carved off the train file
         for name, split in self.splits.items():
-            self._limit_lengths(split, skip=name == "train")
+            # Training sentences are skipped when too long, also those held out of them for validation.
+            self._limit_lengths(split, skip=name == "train" or split.source == held_out)
         train = self.splits["train"].dataset
         self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer,
                                            words=lambda: iter(train["tokens"]))
@@ -134,15 +139,35 @@ class TaggingTask:
 
     def _check_tags(self, split: Split) -> None:
         known = set(self.tags)
+        types = sorted({schemes.split_tag(t)[1] for t in self.tags} - {None})
         for row, line in zip(split.dataset["tags"], split.dataset["line"], strict=True):
             for position, tag in enumerate(row):
-                if tag not in known:
-                    raise DataError(f"tag {tag!r} (word {position + 1}) never occurs in the training data; "
-                                    f"known tags: {', '.join(self.tags)}", split.source, line)
+                if tag in known:
+                    continue
+                if self.scheme is not None:
+                    # Tags here are already in the training scheme (a file's B-ORG may be S-ORG now), and
+                    # the vocabulary holds every prefix of the known types: the type is what is unknown.
+                    raise DataError(f"entity type {schemes.split_tag(tag)[1]!r} (word {position + 1}) never "
+                                    f"occurs in the training data; known types: {', '.join(types)}",
+                                    split.source, line)
+                raise DataError(f"tag {tag!r} (word {position + 1}) never occurs in the training data; "
+                                f"known tags: {', '.join(self.tags)}", split.source, line)
+
+    def _word_boundary_id(self) -> int | None:
+        """Id of sentencepiece's bare word-boundary piece "▁", if the tokenizer has one."""
+        processor = getattr(self.tokenizer, "processor", None)
+        if processor is None:
+            return None
+        piece_id = processor.piece_to_id(WORD_BOUNDARY)
+        return piece_id if processor.id_to_piece(piece_id) == WORD_BOUNDARY else None
 
     def _encode_words(self, words: list[str]) -> tuple[list[int], list[list[int]]]:
         # A word is its first subword (or its single word id); words that encode to nothing are <unk>.
-        ids = [(pieces[0] if pieces else UNK_ID) for pieces in self.tokenizer.encode_words(words)]
+        # Sentencepiece often splits a word as "▁" + pieces; that bare "▁" is the same for every such
+        # word, so the piece after it stands for the word.
+        boundary = self._word_boundary_id()
+        ids = [(pieces[1] if len(pieces) > 1 and pieces[0] == boundary else pieces[0]) if pieces else UNK_ID
+               for pieces in self.tokenizer.encode_words(words)]
         chars = [row[:MAX_WORD_CHARS] or [UNK_ID] for row in self.chars.encode_words(words)] if self.chars \
             else []
         return ids, chars
@@ -161,7 +186,7 @@ class TaggingTask:
             return out
 
         key = "|".join([tokenizer_key(self.run_dir, "tokenizer"), tokenizer_key(self.run_dir, "chars"),
-                        str(self.tags), str(MAX_WORD_CHARS)])
+                        str(self.tags), str(MAX_WORD_CHARS), "first-piece-after-boundary"])
         return cached_map(dataset, encode, key, self.config.data.cache_dir)
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -242,14 +267,20 @@ class TaggingTask:
                 rows.append({"input_ids": ids, "chars": chars, "length": len(ids)})
         tagged = iter(self._decode(model, datasets.Dataset.from_list(rows)) if rows else [])
         results = []
+        data_scheme = self.config.data.tag_scheme
         for text, words in zip(texts, split, strict=True):
             tags = next(tagged) if words else []
+            spans = schemes.to_spans(tags, self.scheme) if self.scheme is not None else []
+            # Tags come out in the scheme of the user's data (IOB2 for CoNLL files), not the one the
+            # model happened to train in.
+            if data_scheme is not None and data_scheme != self.scheme:
+                tags = schemes.from_spans(spans, len(tags), data_scheme)
             result: dict[str, Any] = {"words": [w for w, _, _ in words], "tags": tags}
             if self.scheme is not None:
                 result["entities"] = [
                     {"type": kind, "start": words[s][1], "end": words[e - 1][2],
                      "text": text[words[s][1]:words[e - 1][2]]}
-                    for kind, s, e in schemes.to_spans(tags, self.scheme)
+                    for kind, s, e in spans
                 ]
             results.append(result)
         return results
