@@ -198,7 +198,7 @@ def test_read_tagged_jsonl_other_field_names(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("bad_line", "message"),
     [
-        ('{"tokens": ["Hi"], "tags": ["O"]', "invalid JSON"),
+        ('{"tokens": ["Hi"], "tags": ["O"]', "malformed JSON"),
         ('["Hi"]', "expected a JSON object, got list"),
         ('{"tokens": ["Hi"]}', "missing field 'tags' (fields present: 'tokens')"),
         ('{"tokens": "Hi", "tags": ["O"]}', "field 'tokens' must be a list of strings"),

@@ -16,7 +16,6 @@ sentences at all) is an error too, since it almost always means a wrong path or 
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import datasets
 
 from nlpseq.data.lines import read_lines
+from nlpseq.data.records import read_jsonl
 from nlpseq.errors import ConfigError, DataError
 
 Example = dict[str, Any]
@@ -224,16 +224,9 @@ def read_tagged_jsonl(
 
 
 def _jsonl_sentences(path: str | Path, tokens_field: str, tags_field: str) -> Iterator[Example]:
-    for line_number, text in read_lines(path):
-        if text.strip() == "":
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise DataError(f"invalid JSON: {error.msg} at column {error.colno}", path, line_number) from None
-        if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object, got {type(record).__name__}", path, line_number)
-
+    # Parsing (and its errors) is shared with the other JSONL records; the checks below are tagging's.
+    for record in read_jsonl(Path(path)):
+        line_number = record.pop("line")
         lists = []
         for field in (tokens_field, tags_field):
             if field not in record:
