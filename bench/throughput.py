@@ -38,7 +38,7 @@ class ShuffledFixedSize(Sampler[list[int]]):
         return len(self.batches)
 
 
-def run_arm(task, loader, steps: int, state: dict) -> dict[str, float]:
+def run_arm(task, loader, steps: int, state: dict, rows: int) -> dict[str, float]:
     model = task.build_model()
     model.load_state_dict(state)
     model.train()
@@ -61,7 +61,7 @@ def run_arm(task, loader, steps: int, state: dict) -> dict[str, float]:
     seconds = time.perf_counter() - start
     return {"steps": steps, "seconds": round(seconds, 2), "tokens": real,
             "tokens_per_s": round(real / seconds, 1), "padding_share": round(1 - real / padded, 4),
-            "rows_per_batch": None}
+            "rows_per_batch": rows}
 
 
 def main() -> None:
@@ -83,10 +83,8 @@ def main() -> None:
     plain = DataLoader(_Indexed(train), batch_sampler=ShuffledFixedSize(len(train), rows, 0),
                        collate_fn=task.collate)
     report = {"recipe": args.recipe, "threads": torch.get_num_threads(),
-              "baseline_shuffled": run_arm(task, plain, args.steps, state),
-              "bucketed": run_arm(task, bucketed, args.steps, state)}
-    report["baseline_shuffled"]["rows_per_batch"] = rows
-    report["bucketed"]["rows_per_batch"] = rows
+              "baseline_shuffled": run_arm(task, plain, args.steps, state, rows),
+              "bucketed": run_arm(task, bucketed, args.steps, state, rows)}
     report["speedup_tokens_per_s"] = round(report["bucketed"]["tokens_per_s"]
                                            / report["baseline_shuffled"]["tokens_per_s"], 2)
     print(json.dumps(report, indent=1))
