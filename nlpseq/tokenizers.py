@@ -30,9 +30,15 @@ PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 
-# Words are runs of letters/digits (keeping inner apostrophes and hyphens: "don't", "well-made"),
-# every other non-space character is a token of its own.
-_WORD_RE = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]", re.UNICODE)
+# Penn-Treebank-like word splitting, as in the CoNLL and Brown data the taggers train on (and the
+# negation "n't" a sentiment model should see as one token): clitics split off ("don't" -> do n't,
+# "it's" -> it 's), abbreviations ("U.S.") and numbers ("3.5", "1,000", "10:30") kept whole, hyphenated
+# words kept whole, every other non-space character a token of its own.
+_WORD_RE = re.compile(
+    r"\w+(?=n['’]t\b)|n['’]t\b|['’](?:s|re|ve|ll|d|m)\b"
+    r"|(?:[A-Za-z]\.){2,}|\d+(?:[.,:/]\d+)+|\w+(?:-\w+)*|[^\w\s]",
+    re.UNICODE | re.IGNORECASE,
+)
 
 
 def split_words(text: str) -> list[str]:

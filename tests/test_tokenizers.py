@@ -220,7 +220,10 @@ def test_build_tokenizer_sentencepiece(model_type):
 
 
 def test_split_words():
-    assert split_words("Don't stop, well-made films!") == ["Don't", "stop", ",", "well-made", "films", "!"]
+    words = ["Do", "n't", "stop", ",", "well-made", "films", "!"]
+    assert split_words("Don't stop, well-made films!") == words
+    assert split_words("It's 3.5 U.S. dollars, they'll say") == [
+        "It", "'s", "3.5", "U.S.", "dollars", ",", "they", "'ll", "say"]
 
 
 def test_split_words_with_offsets_slice_back_to_the_words():
@@ -228,5 +231,5 @@ def test_split_words_with_offsets_slice_back_to_the_words():
     spans = split_words_with_offsets(text)
     assert [word for word, _, _ in spans] == split_words(text)
     offsets = [(start, end) for _, start, end in spans]
-    assert offsets == [(2, 7), (8, 12), (12, 13), (14, 23), (25, 30), (30, 31)]
+    assert offsets == [(2, 4), (4, 7), (8, 12), (12, 13), (14, 23), (25, 30), (30, 31)]
     assert all(text[start:end] == word for word, start, end in spans)

@@ -22,6 +22,7 @@ import datasets
 from nlpseq.config import DataConfig
 from nlpseq.data.records import RECORD_FORMATS, read_records
 from nlpseq.errors import ConfigError, DataError
+from nlpseq.training import distributed
 
 log = logging.getLogger("nlpseq.data")
 
@@ -182,6 +183,17 @@ def cached_map(dataset: datasets.Dataset, function: Callable[[dict[str, list]], 
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(f"{dataset._fingerprint}|{key}".encode()).hexdigest()[:20]
-    return dataset.map(function, batched=True, remove_columns=remove_columns,
-                       cache_file_name=str(cache_dir / f"map-{digest}.arrow"),
-                       load_from_cache_file=True, new_fingerprint=digest)
+
+    def run() -> datasets.Dataset:
+        return dataset.map(function, batched=True, remove_columns=remove_columns,
+                           cache_file_name=str(cache_dir / f"map-{digest}.arrow"),
+                           load_from_cache_file=True, new_fingerprint=digest)
+
+    # Under torchrun, rank 0 writes the cache file and the other ranks then read it, rather than all
+    # ranks racing to write the same file.
+    if distributed.is_main():
+        mapped = run()
+        distributed.barrier()
+        return mapped
+    distributed.barrier()
+    return run()

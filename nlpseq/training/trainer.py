@@ -192,7 +192,9 @@ class Trainer:
                         window_loss, window_tokens, window_steps = 0.0, 0, 0
                         window_start = time.perf_counter()
                     if cfg.eval_every and self.state.step % cfg.eval_every == 0:
+                        paused = time.perf_counter()
                         stop = self._evaluate_and_save()
+                        window_start += time.perf_counter() - paused  # tokens/s counts training only
                     if stop or self._done():
                         break
                 else:
@@ -200,6 +202,7 @@ class Trainer:
                     self.state.batch_in_epoch = 0
                     if not cfg.eval_every:
                         stop = self._evaluate_and_save()
+                    window_start = time.perf_counter()
             # A final evaluation when the last one is stale, so best.pt reflects the end of training.
             if self.state.evaluated_step != self.state.step and not self._early_stopped():
                 self._evaluate_and_save()
