@@ -81,6 +81,8 @@ class TokenizerConfig:
     model_type: Literal["bpe", "unigram"] = "unigram"
     character_coverage: float = 1.0
     # word / char
+    # Word level: every digit becomes 0, so numbers share entries (common for tagging).
+    normalize_digits: bool = False
     min_freq: int = 1
     max_size: int | None = None
     vocab_file: str | None = None

@@ -28,6 +28,7 @@ from nlpseq.fileio import write_json
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
+_DIGIT_RE = re.compile(r"\d")
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 
 # Penn-Treebank-like word splitting, as in the CoNLL and Brown data the taggers train on (and the
@@ -94,13 +95,14 @@ class _BatchVerbs:
 class VocabTokenizer(_BatchVerbs):
     """Word- or char-level tokenizer over an explicit vocabulary (``itos``: id -> string)."""
 
-    def __init__(self, kind: str, itos: list[str], lowercase: bool = False):
+    def __init__(self, kind: str, itos: list[str], lowercase: bool = False, normalize_digits: bool = False):
         if kind not in ("word", "char"):
             raise ValueError(f"kind must be 'word' or 'char', got {kind!r}")
         if list(itos[: len(SPECIALS)]) != list(SPECIALS):
             raise ValueError(f"a vocabulary must start with {SPECIALS}")
         self.kind = kind
         self.lowercase = lowercase
+        self.normalize_digits = normalize_digits
         self.itos = list(itos)
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
@@ -109,7 +111,9 @@ class VocabTokenizer(_BatchVerbs):
         return len(self.itos)
 
     def _norm(self, text: str) -> str:
-        return text.lower() if self.lowercase else text
+        text = text.lower() if self.lowercase else text
+        # "1996" and "2003" share one entry "0000": numbers differ in value, rarely in role.
+        return _DIGIT_RE.sub("0", text) if self.normalize_digits else text
 
     def tokenize(self, text: str) -> list[str]:
         text = self._norm(text)
@@ -137,13 +141,14 @@ class VocabTokenizer(_BatchVerbs):
         min_freq: int = 1,
         max_size: int | None = None,
         lowercase: bool = False,
+        normalize_digits: bool = False,
     ) -> VocabTokenizer:
         """Count units in raw ``texts`` (or pre-split ``words``) and keep the frequent ones.
 
         Ties in frequency are broken alphabetically so the same data always gives the same ids.
         """
         counts: Counter[str] = Counter()
-        probe = cls(kind, list(SPECIALS), lowercase)
+        probe = cls(kind, list(SPECIALS), lowercase, normalize_digits)
         for text in texts or ():
             counts.update(probe.tokenize(text))
         for row in words or ():
@@ -154,10 +159,11 @@ class VocabTokenizer(_BatchVerbs):
                       key=lambda u: (-counts[u], u))
         if max_size is not None:
             kept = kept[: max(0, max_size - len(SPECIALS))]
-        return cls(kind, list(SPECIALS) + kept, lowercase)
+        return cls(kind, list(SPECIALS) + kept, lowercase, normalize_digits)
 
     @classmethod
-    def from_vocab_file(cls, kind: str, path: str | Path, lowercase: bool = False) -> VocabTokenizer:
+    def from_vocab_file(cls, kind: str, path: str | Path, lowercase: bool = False,
+                        normalize_digits: bool = False) -> VocabTokenizer:
         """One unit per line (a second tab-separated column, e.g. a count, is ignored)."""
         path = Path(path)
         if not path.is_file():
@@ -170,10 +176,11 @@ class VocabTokenizer(_BatchVerbs):
                     raise DataError("empty vocabulary entry", path, number)
                 if unit not in SPECIALS and unit not in units:
                     units.append(unit)
-        return cls(kind, list(SPECIALS) + units, lowercase)
+        return cls(kind, list(SPECIALS) + units, lowercase, normalize_digits)
 
     def save(self, directory: str | Path, name: str = "tokenizer") -> None:
-        meta = {"kind": self.kind, "lowercase": self.lowercase, "itos": self.itos}
+        meta = {"kind": self.kind, "lowercase": self.lowercase, "normalize_digits": self.normalize_digits,
+                "itos": self.itos}
         write_json(Path(directory) / f"{name}.json", meta)
 
 
@@ -259,9 +266,10 @@ def build_tokenizer(
             texts, config.vocab_size, config.model_type, config.character_coverage, config.lowercase
         )
     if config.vocab_file is not None:
-        return VocabTokenizer.from_vocab_file(config.kind, config.vocab_file, config.lowercase)
+        return VocabTokenizer.from_vocab_file(config.kind, config.vocab_file, config.lowercase,
+                                              config.normalize_digits)
     return VocabTokenizer.build(
-        config.kind, texts, words, config.min_freq, config.max_size, config.lowercase
+        config.kind, texts, words, config.min_freq, config.max_size, config.lowercase, config.normalize_digits
     )
 
 
@@ -272,4 +280,4 @@ def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> VocabToken
     meta = json.loads(path.read_text(encoding="utf-8"))
     if meta["kind"] == "sentencepiece":
         return SentencePieceTokenizer((Path(directory) / meta["model"]).read_bytes(), meta["lowercase"])
-    return VocabTokenizer(meta["kind"], meta["itos"], meta["lowercase"])
+    return VocabTokenizer(meta["kind"], meta["itos"], meta["lowercase"], meta.get("normalize_digits", False))

@@ -23,6 +23,9 @@ class TaggerConfig:
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     char_features: CharFeaturesConfig | None = field(default_factory=CharFeaturesConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    # Size of a learned embedding of each word's shape (lower, Capitalised, UPPER, number, ...);
+    # 0 turns it off. Useful when the word vocabulary is lower-cased.
+    case_embedding_dim: int = 0
     head: Literal["crf", "softmax"] = "crf"
     # Forbid tag moves the scheme makes illegal (I-X after O in IOB2) in the CRF.
     constrain: bool = True
@@ -39,7 +42,8 @@ class SequenceTagger(nn.Module):
     """Tag every word.
 
     ``forward(batch)`` reads ``input_ids [B, T]`` (one id per word), ``chars [B, T, L]`` when char
-    features are on, ``lengths [B]``, ``mask [B, T]`` and, when present, ``tags [B, T]``.
+    features are on, ``case_ids [B, T]`` when case features are on, ``lengths [B]``, ``mask [B, T]``
+    and, when present, ``tags [B, T]``.
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class SequenceTagger(nn.Module):
         head: str = "crf",
         constrain: bool = True,
         dropout: float = 0.5,
+        case_embedding_dim: int = 0,
         allowed: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         vocabulary: list[str] | None = None,
     ):
@@ -61,7 +66,10 @@ class SequenceTagger(nn.Module):
         encoder = encoder or EncoderConfig()
         self.embedding = TokenEmbedding(vocab_size, **asdict(embedding), vocabulary=vocabulary)
         self.chars = build_char_features(char_features, num_chars) if char_features else None
-        input_size = embedding.embedding_dim + (self.chars.output_size if self.chars else 0)
+        # Shape classes from nlpseq.tasks.tagging.casing: 0 pad + 7 classes.
+        self.case = nn.Embedding(8, case_embedding_dim, padding_idx=0) if case_embedding_dim else None
+        input_size = (embedding.embedding_dim + (self.chars.output_size if self.chars else 0)
+                      + case_embedding_dim)
         self.encoder = RNNEncoder(input_size, **asdict(encoder))
         self.dropout = nn.Dropout(dropout)
         self.project = nn.Linear(self.encoder.output_size, num_tags)
@@ -75,6 +83,8 @@ class SequenceTagger(nn.Module):
         features = [self.embedding(batch["input_ids"])]
         if self.chars is not None:
             features.append(self.dropout(self.chars(batch["chars"])))
+        if self.case is not None:
+            features.append(self.case(batch["case_ids"]))
         encoded = self.encoder(torch.cat(features, dim=-1), batch["lengths"])
         scores = self.project(self.dropout(encoded.outputs))
         loss = None

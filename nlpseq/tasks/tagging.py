@@ -43,6 +43,30 @@ MAX_WORD_CHARS = 40
 WORD_BOUNDARY = "\u2581"
 
 
+def casing(word: str) -> int:
+    """Word shape class (0 is padding): lower, Capitalised, UPPER, mIxed, number, has digit, other.
+
+    The word vocabulary is usually lower-cased; this keeps the case signal that NER depends on.
+    """
+    if word.isdigit():
+        return 5
+    if any(c.isdigit() for c in word):
+        return 6
+    letters = [c for c in word if c.isalpha()]
+    if not letters:
+        return 7
+    if all(c.islower() for c in letters):
+        return 1
+    if all(c.isupper() for c in letters):
+        return 3
+    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        return 2
+    return 4
+
+
+NUM_CASES = 8
+
+
 class TaggingTask:
     """Loads tagged sentences, owns tokenizers and the tag vocabulary, builds and scores the tagger."""
 
@@ -161,7 +185,8 @@ class TaggingTask:
         piece_id = processor.piece_to_id(WORD_BOUNDARY)
         return piece_id if processor.id_to_piece(piece_id) == WORD_BOUNDARY else None
 
-    def _encode_words(self, words: list[str]) -> tuple[list[int], list[list[int]]]:
+    def _encode_words(self, words: list[str]) -> dict[str, list]:
+        """Model inputs for one sentence: ``input_ids`` (one per word), ``chars``, ``case_ids``."""
         # A word is its first subword (or its single word id); words that encode to nothing are <unk>.
         # Sentencepiece often splits a word as "▁" + pieces; that bare "▁" is the same for every such
         # word, so the piece after it stands for the word.
@@ -170,29 +195,28 @@ class TaggingTask:
                for pieces in self.tokenizer.encode_words(words)]
         chars = [row[:MAX_WORD_CHARS] or [UNK_ID] for row in self.chars.encode_words(words)] if self.chars \
             else []
-        return ids, chars
+        return {"input_ids": ids, "chars": chars, "case_ids": [casing(w) for w in words], "length": len(ids)}
 
     def tokenize(self, dataset: datasets.Dataset) -> datasets.Dataset:
         tag_ids = {tag: i for i, tag in enumerate(self.tags)}
 
         def encode(batch: dict[str, list]) -> dict[str, list]:
-            out: dict[str, list] = {"input_ids": [], "chars": [], "tag_ids": [], "length": []}
+            out: dict[str, list] = {"input_ids": [], "chars": [], "case_ids": [], "length": [], "tag_ids": []}
             for words, tags in zip(batch["tokens"], batch["tags"], strict=True):
-                ids, chars = self._encode_words(words)
-                out["input_ids"].append(ids)
-                out["chars"].append(chars)
+                for name, value in self._encode_words(words).items():
+                    out[name].append(value)
                 out["tag_ids"].append([tag_ids.get(t, -1) for t in tags])
-                out["length"].append(len(ids))
             return out
 
         key = "|".join([tokenizer_key(self.run_dir, "tokenizer"), tokenizer_key(self.run_dir, "chars"),
-                        str(self.tags), str(MAX_WORD_CHARS), "first-piece-after-boundary"])
+                        str(self.tags), str(MAX_WORD_CHARS), "first-piece-after-boundary", "casing"])
         return cached_map(dataset, encode, key, self.config.data.cache_dir)
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         ids = [row["input_ids"] for row in rows]
         lengths, mask = lengths_and_mask(ids)
         batch = {"input_ids": pad(ids, PAD_ID), "lengths": lengths, "mask": mask,
+                 "case_ids": pad([row["case_ids"] for row in rows], 0),
                  "index": torch.tensor([row["index"] for row in rows]), "num_tokens": lengths.sum()}
         if self.chars is not None:
             width = max(len(word) for row in rows for word in row["chars"])
@@ -215,7 +239,8 @@ class TaggingTask:
         return SequenceTagger(
             self.tokenizer.vocab_size, len(self.tags), self.chars.vocab_size if self.chars else 0,
             embedding=cfg.embedding, char_features=cfg.char_features, encoder=cfg.encoder, head=cfg.head,
-            constrain=cfg.constrain, dropout=cfg.dropout, allowed=allowed,
+            constrain=cfg.constrain, dropout=cfg.dropout, case_embedding_dim=cfg.case_embedding_dim,
+            allowed=allowed,
             vocabulary=getattr(self.tokenizer, "itos", None) if cfg.embedding.pretrained else None,
         )
 
@@ -263,8 +288,7 @@ class TaggingTask:
                 raise DataError(f"input line {number} has {len(words)} words, more than the model's limit "
                                 f"data.max_length={limit}")
             if words:
-                ids, chars = self._encode_words([w for w, _, _ in words])
-                rows.append({"input_ids": ids, "chars": chars, "length": len(ids)})
+                rows.append(self._encode_words([w for w, _, _ in words]))
         tagged = iter(self._decode(model, datasets.Dataset.from_list(rows)) if rows else [])
         results = []
         data_scheme = self.config.data.tag_scheme
