@@ -278,15 +278,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key:
         raise ConfigError(f"override {text!r} has no key")
     try:
-        value = yaml.safe_load(raw) if raw != "" else ""
+        # The recipe files' loader, so "1e-3" is a float on the command line as in a file.
+        value = yaml.load(raw, Loader=_YamlLoader) if raw != "" else ""
     except yaml.YAMLError as error:
         raise ConfigError(f"override {text!r}: value is not valid YAML ({error})") from None
-    # YAML 1.1 reads "1e-3" as a string; users mean a number.
-    if isinstance(value, str):
-        try:
-            value = float(value) if any(c in value for c in "eE.") else value
-        except ValueError:
-            pass
     return key.split("."), value
 
 
