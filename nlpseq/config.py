@@ -132,6 +132,9 @@ class TrainerConfig:
     # Batches are sorted by length within shuffled pools of this many batches (bucketing).
     pool_batches: int = 50
     grad_clip: float | None = 5.0
+    # Evaluate and keep (as best.pt) an exponential moving average of the weights with this decay
+    # per optimizer step (e.g. 0.998); None trains plain weights.
+    ema_decay: float | None = None
     grad_accum: int = 1
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     device: str = "auto"

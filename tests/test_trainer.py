@@ -27,11 +27,13 @@ def _overrides(tmp_path: Path, run: str, *extra: str) -> list[str]:
             "trainer.max_epochs=5", *extra]
 
 
-def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path: Path) -> None:
-    whole = nlpseq.train(load_config(TINY, _overrides(tmp_path, "whole", "trainer.max_steps=14")))
-    nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=9")))
+@pytest.mark.parametrize("ema", ["null", "0.9"])
+def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path: Path, ema: str) -> None:
+    extra = f"trainer.ema_decay={ema}"
+    whole = nlpseq.train(load_config(TINY, _overrides(tmp_path, "whole", "trainer.max_steps=14", extra)))
+    nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=9", extra)))
     # Same run folder, more steps: the same command resumes from checkpoints/last.pt.
-    resumed = nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=14")))
+    resumed = nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=14", extra)))
     whole_losses, split_losses = _train_losses(tmp_path / "whole"), _train_losses(tmp_path / "split")
     assert sorted(split_losses) == list(range(1, 15))
     for step in range(10, 15):
@@ -41,6 +43,15 @@ def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path: Path
     for name in a:
         torch.testing.assert_close(a[name], b[name])
     assert resumed["test"]["accuracy"] == whole["test"]["accuracy"]
+    if ema != "null":
+        last = torch.load(tmp_path / "split/checkpoints/last.pt", weights_only=True)
+        best = torch.load(tmp_path / "split/checkpoints/best.pt", weights_only=True)
+        # best.pt carries the averaged weights it was evaluated with, not the raw ones.
+        averaged = {k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")}
+        if best["state"]["best_step"] == last["state"]["step"]:
+            for name, value in best["model"].items():
+                torch.testing.assert_close(value, averaged[name])
+        assert any(not torch.equal(last["model"][k], averaged[k]) for k in averaged)
 
 
 def test_run_folder_describes_itself(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from nlpseq.config import TrainerConfig
@@ -122,6 +123,12 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scale)
         self.state = TrainState()
         self._boundary_rng = rng_state()
+        # An exponential moving average of the weights, evaluated and kept as best.pt: it smooths the
+        # step-to-step noise of small-batch training (Polyak averaging).
+        self.ema = None
+        if self.config.ema_decay:
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.config.ema_decay),
+                                     use_buffers=True)
         self.wrapped = self.model
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -226,6 +233,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if not isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.state.step += 1
 
     def _done(self) -> bool:
@@ -243,7 +252,7 @@ class Trainer:
         # Evaluating must not move the training RNG: how often one evaluates never changes training.
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), self.precision.autocast(self.device):
-            metrics = self.evaluate(self.model)
+            metrics = self.evaluate(self.ema.module if self.ema is not None else self.model)
         self.wrapped.train()
         if cfg.metric not in metrics:
             raise KeyError(f"trainer.metric={cfg.metric!r} is not among the evaluation metrics: "
@@ -284,6 +293,10 @@ class Trainer:
             "state": asdict(self.state),
             **self.extra_state,
         }
+        if self.ema is not None:
+            payload["ema"] = self.ema.state_dict()
+            if name == "best":  # what inference loads: the averaged weights that were evaluated
+                payload["model"] = self.ema.module.state_dict()
         save_checkpoint(self.checkpoint_dir / f"{name}.pt", payload)
 
     def resume(self, path: Path) -> None:
@@ -292,6 +305,8 @@ class Trainer:
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         self.scaler.load_state_dict(payload["scaler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(payload["ema"])
         set_rng_state(payload["rng"])
         self.state = TrainState(**payload["state"])
         log.info("resumed from %s at step %d (epoch %d, batch %d)", path, self.state.step,
