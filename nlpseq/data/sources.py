@@ -148,6 +148,12 @@ def load_splits(config: DataConfig, normalize: Normalize, seed: int = 13, carve_
     return splits
 
 
+def load_file(config: DataConfig, normalize: Normalize, path: str) -> Split:
+    """One local file read like the recipe's data (its format and field names), e.g. for evaluation."""
+    data = replace(config, corpus=None, hub=None, train=path, valid=None, test=None)
+    return load_splits(data, normalize, carve_valid=False)["train"]
+
+
 def _carve_valid(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     """Split a seeded ``fraction`` of train off as validation data (order-independent of hardware)."""
     n = len(train.dataset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from torch import nn
 
 from nlpseq.config import Config
 from nlpseq.data.batching import lengths_and_mask, pad
-from nlpseq.data.sources import Split, cached_map, load_splits
+from nlpseq.data.sources import Split, cached_map, load_file, load_splits
 from nlpseq.errors import DataError
 from nlpseq.metrics.classification import classification_metrics
 from nlpseq.models.classifier import ClassifierConfig, SequenceClassifier
@@ -34,7 +34,7 @@ log = logging.getLogger("nlpseq.task")
 class ClassificationTask:
     """Loads text/label data, owns the tokenizer and label vocabulary, builds and scores the model.
 
-    A run folder holds ``tokenizer.*`` and ``labels.json``; :meth:`from_run_dir` restores the task
+    A run folder holds ``tokenizer.*`` and ``labels.json``; :meth:`restore` restores the task
     without any data for prediction.
     """
 
@@ -192,8 +192,7 @@ class ClassificationTask:
 
     def load_file(self, path: str) -> datasets.Dataset:
         """A labelled file in the recipe's format and field names, checked and tokenised."""
-        data = replace(self.config.data, corpus=None, hub=None, train=path, valid=None, test=None)
-        split = load_splits(data, self._normalize, carve_valid=False)["train"]
+        split = load_file(self.config.data, self._normalize, path)
         self._check_labels(split)
         return self.tokenize(split.dataset)
 

@@ -8,7 +8,7 @@ the training scheme).
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from torch import nn
 from nlpseq import schemes
 from nlpseq.config import Config, TokenizerConfig
 from nlpseq.data.batching import lengths_and_mask, pad
-from nlpseq.data.sources import Split, cached_map, load_splits
+from nlpseq.data.sources import Split, cached_map, load_file, load_splits
 from nlpseq.errors import DataError
 from nlpseq.metrics.tagging import entity_scores, token_accuracy
 from nlpseq.models.tagger import SequenceTagger, TaggerConfig
@@ -311,8 +311,7 @@ class TaggingTask:
 
     def load_file(self, path: str) -> datasets.Dataset:
         """A tagged file in the recipe's format and field names, checked and tokenised."""
-        data = replace(self.config.data, corpus=None, hub=None, train=path, valid=None, test=None)
-        split = load_splits(data, self._normalize, carve_valid=False)["train"]
+        split = load_file(self.config.data, self._normalize, path)
         self._limit_lengths(split, skip=False)
         self._check_tags(split)
         return self.tokenize(split.dataset)
