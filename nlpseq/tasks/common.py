@@ -92,12 +92,13 @@ def prepare_tokenizer(
 ) -> Tokenizer:
     """The run folder's tokenizer ``name``: loaded when it exists (a resumed run, or inference), else
     built from the training data by rank 0, saved, and loaded by every rank so all agree on ids."""
-    if not (run_dir / f"{name}.json").is_file():
-        if distributed.is_main():
-            tokenizer = build_tokenizer(config, texts() if texts else None, words() if words else None)
-            tokenizer.save(run_dir, name)
-            log.info("built %s tokenizer %r: %d entries", config.kind, name, tokenizer.vocab_size)
-        distributed.barrier()
+    if distributed.is_main() and not (run_dir / f"{name}.json").is_file():
+        tokenizer = build_tokenizer(config, texts() if texts else None, words() if words else None)
+        tokenizer.save(run_dir, name)
+        log.info("built %s tokenizer %r: %d entries", config.kind, name, tokenizer.vocab_size)
+    # Every rank passes this barrier exactly once, whatever it saw on disk: ranks that skip a
+    # barrier the others enter deadlock at the next collective.
+    distributed.barrier()
     return load_tokenizer(run_dir, name)
 
 
