@@ -67,12 +67,3 @@ def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
     tensor = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(tensor)
     return tensor.tolist()
-
-
-def broadcast_object(value: Any) -> Any:
-    """Rank 0's ``value`` on every rank (e.g. a tokenizer built once)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
