@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,6 @@ class ClassificationTask:
 
     name = "classification"
     model_config = ClassifierConfig
-    default_metric = "accuracy"
 
     def __init__(self, config: Config, run_dir: str | Path):
         self.config = config
@@ -208,6 +206,3 @@ class ClassificationTask:
         split = results.get("test") or results.get("valid")
         if split:
             plot_confusion(split["confusion"], self.labels, run_dir / "confusion.png")
-
-    def describe(self) -> dict[str, Any]:
-        return {"labels": self.labels, "model": asdict(self.config.model)}

@@ -8,7 +8,6 @@ the training scheme).
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,6 @@ class TaggingTask:
 
     name = "tagging"
     model_config = TaggerConfig
-    default_metric = "f1"
 
     def __init__(self, config: Config, run_dir: str | Path):
         self.config = config
@@ -321,6 +319,3 @@ class TaggingTask:
         if self.config.model.char_features is not None:
             self.chars = prepare_tokenizer(self.run_dir, "chars", TokenizerConfig(kind="char"))
         self.tags = load_labels(self.run_dir, "tags") or []
-
-    def describe(self) -> dict[str, Any]:
-        return {"tags": self.tags, "model": asdict(self.config.model)}
