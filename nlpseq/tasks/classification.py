@@ -12,13 +12,13 @@ import torch
 from torch import nn
 
 from nlpseq.config import Config
-from nlpseq.data.batching import lengths_and_mask, pad
 from nlpseq.data.sources import Split, cached_map, load_file, load_splits
 from nlpseq.errors import DataError
 from nlpseq.metrics.classification import classification_metrics
 from nlpseq.models.classifier import ClassifierConfig, SequenceClassifier
 from nlpseq.tasks.common import (
     gather_by_index,
+    id_batch,
     load_labels,
     make_loader,
     prepare_tokenizer,
@@ -112,11 +112,7 @@ class ClassificationTask:
         return cached_map(dataset, encode, key, self.config.data.cache_dir)
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        ids = [row["input_ids"] for row in rows]
-        lengths, mask = lengths_and_mask(ids)
-        batch = {"input_ids": pad(ids, PAD_ID), "lengths": lengths, "mask": mask,
-                 "index": torch.tensor([row["index"] for row in rows]),
-                 "num_tokens": lengths.sum()}
+        batch = id_batch(rows)
         if all(row.get("label_id", -1) >= 0 for row in rows):
             batch["labels"] = torch.tensor([row["label_id"] for row in rows])
         return batch

@@ -14,10 +14,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from nlpseq.config import TokenizerConfig, TrainerConfig
-from nlpseq.data.batching import TokenBudgetBatchSampler
+from nlpseq.data.batching import TokenBudgetBatchSampler, lengths_and_mask, pad
 from nlpseq.errors import NlpseqError
 from nlpseq.fileio import write_json
-from nlpseq.tokenizers import SentencePieceTokenizer, VocabTokenizer, build_tokenizer, load_tokenizer
+from nlpseq.tokenizers import PAD_ID, SentencePieceTokenizer, VocabTokenizer, build_tokenizer, load_tokenizer
 from nlpseq.training import distributed
 
 log = logging.getLogger("nlpseq.task")
@@ -62,6 +62,15 @@ class _Indexed(torch.utils.data.Dataset):
         # One columnar read per batch instead of one per row: much faster on Arrow tables.
         rows = self.dataset[indices]
         return [{**{k: v[i] for k, v in rows.items()}, "index": index} for i, index in enumerate(indices)]
+
+
+def id_batch(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """The part of a batch every task shares: padded ``input_ids [B, T]``, ``lengths [B]``,
+    ``mask [B, T]``, the rows' dataset ``index [B]`` and ``num_tokens`` (real tokens, for tokens/s)."""
+    ids = [row["input_ids"] for row in rows]
+    lengths, mask = lengths_and_mask(ids)
+    return {"input_ids": pad(ids, PAD_ID), "lengths": lengths, "mask": mask,
+            "index": torch.tensor([row["index"] for row in rows]), "num_tokens": lengths.sum()}
 
 
 def gather_by_index(local: list[tuple[int, Any]]) -> list[Any]:

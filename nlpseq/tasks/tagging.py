@@ -17,20 +17,21 @@ from torch import nn
 
 from nlpseq import schemes
 from nlpseq.config import Config, TokenizerConfig
-from nlpseq.data.batching import lengths_and_mask, pad
+from nlpseq.data.batching import pad
 from nlpseq.data.sources import Split, cached_map, load_file, load_splits
 from nlpseq.errors import DataError
 from nlpseq.metrics.tagging import entity_scores, token_accuracy
 from nlpseq.models.tagger import SequenceTagger, TaggerConfig
 from nlpseq.tasks.common import (
     gather_by_index,
+    id_batch,
     load_labels,
     make_loader,
     prepare_tokenizer,
     save_labels,
     tokenizer_key,
 )
-from nlpseq.tokenizers import PAD_ID, UNK_ID, split_words_with_offsets
+from nlpseq.tokenizers import UNK_ID, split_words_with_offsets
 
 log = logging.getLogger("nlpseq.task")
 
@@ -211,11 +212,9 @@ class TaggingTask:
         return cached_map(dataset, encode, key, self.config.data.cache_dir)
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        ids = [row["input_ids"] for row in rows]
-        lengths, mask = lengths_and_mask(ids)
-        batch = {"input_ids": pad(ids, PAD_ID), "lengths": lengths, "mask": mask,
-                 "case_ids": pad([row["case_ids"] for row in rows], 0),
-                 "index": torch.tensor([row["index"] for row in rows]), "num_tokens": lengths.sum()}
+        batch = id_batch(rows)
+        batch["case_ids"] = pad([row["case_ids"] for row in rows], 0)
+        mask = batch["mask"]
         if self.chars is not None:
             width = max(len(word) for row in rows for word in row["chars"])
             chars = torch.zeros(len(rows), mask.size(1), width, dtype=torch.long)
