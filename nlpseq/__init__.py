@@ -3,11 +3,37 @@
 >>> import nlpseq
 >>> results = nlpseq.train("recipes/sentiment/mr_bigru.yaml", ["trainer.max_epochs=2"])
 >>> nlpseq.load("runs/mr_bigru").predict("a charming and funny film")
+
+``import nlpseq`` stays light: the names below are imported on first use, so ``nlpseq --help``,
+``nlpseq recipes`` and ``nlpseq data list`` start without loading torch or datasets.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from nlpseq.api import Predictor, load, train
-from nlpseq.config import Config, load_config
+# Public name -> the module that defines it, imported on first attribute access.
+_LAZY = {
+    "train": "nlpseq.api",
+    "load": "nlpseq.api",
+    "Predictor": "nlpseq.api",
+    "Config": "nlpseq.config",
+    "load_config": "nlpseq.tasks",
+}
 
 __all__ = ["Config", "Predictor", "__version__", "load", "load_config", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'nlpseq' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

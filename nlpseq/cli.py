@@ -1,7 +1,12 @@
-"""Command line: ``nlpseq train|evaluate|predict|data``. Also ``python -m nlpseq``.
+"""Command line: ``nlpseq train|evaluate|predict|recipes|data``. Also ``python -m nlpseq``.
 
 Errors caused by input (config, data, run folders) print one line and exit with status 2; anything
 else is a bug and keeps its traceback.
+
+Startup matters for a command people type: this module imports only the standard library and
+light nlpseq modules at the top. torch, datasets and the training code are imported inside the
+commands that use them, so ``--help``, ``--version``, ``recipes`` and ``data list`` answer at once
+(``bench/startup.py`` measures it).
 """
 
 from __future__ import annotations
@@ -9,28 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
+from nlpseq import __version__
 from nlpseq.errors import NlpseqError
-
-DEFAULT_RECIPE = "recipes/sentiment/mr_bigru.yaml"
-
-
-def _default_recipe() -> Path:
-    """The built-in default recipe: from the current folder, else beside the installed package."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        if (root / DEFAULT_RECIPE).is_file():
-            return root / DEFAULT_RECIPE
-    raise NlpseqError(f"no config given and {DEFAULT_RECIPE} not found; run from the nlpseq checkout "
-                      "or pass a recipe path")
+from nlpseq.recipes import DEFAULT_RECIPE, find_recipe, list_recipes
 
 
 def _setup_logging(run_dir: Path | None = None) -> None:
-    from nlpseq.training.distributed import is_main
-
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if run_dir is not None and is_main():
+    if run_dir is not None and _is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(run_dir / "train.log", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
@@ -39,9 +34,15 @@ def _setup_logging(run_dir: Path | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _is_main() -> bool:
+    from nlpseq.distributed import is_main  # imports torch: only commands that train call this
+
+    return is_main()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from nlpseq.api import train
-    from nlpseq.config import load_config
+    from nlpseq.tasks import load_config
 
     # ``nlpseq train key=value`` with no recipe: the first argument is an override, not a file.
     overrides = list(args.overrides)
@@ -49,12 +50,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if recipe is not None and "=" in recipe and not Path(recipe).is_file():
         overrides.insert(0, recipe)
         recipe = None
-    config = load_config(recipe or _default_recipe(), overrides)
+    config = load_config(find_recipe(recipe or DEFAULT_RECIPE), overrides)
     _setup_logging(Path(config.run_dir))
     results = train(config)
-    from nlpseq.training.distributed import is_main
-
-    if is_main():
+    if _is_main():
         summary = {k: v for k, v in results.items() if not isinstance(v, dict)}
         for split in ("valid", "test"):
             if split in results:
@@ -85,7 +84,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.format == "jsonl":
             print(json.dumps({"text": text, **result}, ensure_ascii=False))
         else:
-            print(_format_text(result))
+            print(predictor.format(result))
     return 0
 
 
@@ -107,16 +106,18 @@ def _read_input(path: str | None) -> list[str]:
     return text.splitlines()
 
 
-def _format_text(result: dict) -> str:
-    if "tags" in result:  # tagging: word/TAG pairs
-        return " ".join(f"{w}/{t}" for w, t in zip(result["words"], result["tags"], strict=True))
-    if result.get("label") is None:
-        return ""
-    return f"{result['label']}\t{result['probability']:.4f}"
+def cmd_recipes(args: argparse.Namespace) -> int:
+    recipes = list_recipes()
+    name_width = max((len(r.name) for r in recipes), default=0)
+    task_width = max((len(r.task) for r in recipes), default=0)
+    data_width = max((len(r.data) for r in recipes), default=0)
+    for r in recipes:
+        print(f"{r.name:{name_width}}  {r.task:{task_width}}  {r.data:{data_width}}  {r.metric}")
+    return 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from data_scripts import CORPORA, corpus_dir, fetch_corpus, is_fetched
+    from nlpseq.corpora import CORPORA, corpus_dir, fetch_corpus, is_fetched
 
     _setup_logging()
     if args.action == "list":
@@ -133,30 +134,43 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nlpseq", description="GRU/LSTM models for NLP sequence tasks")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"nlpseq {__version__}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("train", help="train a recipe (default: the MR BiGRU sentiment recipe)")
-    p.add_argument("config", nargs="?", help=f"recipe YAML (default {DEFAULT_RECIPE})")
-    p.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. trainer.lr=3e-4")
+    p = sub.add_parser("train", help=f"train a recipe (default: {DEFAULT_RECIPE})",
+                       description="Train a recipe, evaluate its best checkpoint on the test split and "
+                       "print the metrics. Running the same command again resumes the run.")
+    p.add_argument("config", nargs="?", metavar="RECIPE",
+                   help=f"a recipe name from `nlpseq recipes` (e.g. sentiment/tiny, mr_bigru) or a YAML "
+                   f"path (default {DEFAULT_RECIPE})")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="dotted overrides, e.g. trainer.lr=3e-4 run_dir=runs/x")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="print test metrics of a run folder as one JSON object")
-    p.add_argument("run_dir")
-    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("run_dir", help="a run folder written by `nlpseq train`")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"],
+                   help="the recipe's split to evaluate (default test)")
     p.add_argument("--data", help="a labelled file in the recipe's format and field names")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="predict raw texts, one per line (stdin by default)")
-    p.add_argument("run_dir")
-    p.add_argument("--input", help="file of raw texts, one per line")
-    p.add_argument("--format", default="text", choices=["text", "jsonl"])
-    p.add_argument("--device", default="auto")
+    p.add_argument("run_dir", help="a run folder written by `nlpseq train`")
+    p.add_argument("--input", help="file of raw texts, one per line (default stdin)")
+    p.add_argument("--format", default="text", choices=["text", "jsonl"],
+                   help="text: label and probability (or word/TAG); jsonl: one JSON object a line")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
     p.set_defaults(func=cmd_predict)
 
+    p = sub.add_parser("recipes", help="list the built-in recipes: name, task, data, metric")
+    p.set_defaults(func=cmd_recipes)
+
     p = sub.add_parser("data", help="list or fetch the named real corpora")
-    p.add_argument("action", choices=["list", "fetch"])
-    p.add_argument("names", nargs="*")
+    p.add_argument("action", choices=["list", "fetch"],
+                   help="list: the corpora and whether they are here; fetch: download NAMES")
+    p.add_argument("names", nargs="*", metavar="NAME", help="corpora to fetch (see `nlpseq data list`)")
     p.add_argument("--force", action="store_true", help="fetch again even when cached")
     p.set_defaults(func=cmd_data)
     return parser
@@ -172,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nlpseq: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `nlpseq recipes | head`: the reader left. Point stdout at devnull so that Python's
+        # final flush does not raise again, and end quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

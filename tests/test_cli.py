@@ -111,3 +111,57 @@ def test_data_list_names_the_corpora() -> None:
     assert done.returncode == 0, done.stderr
     names = [line.split()[0] for line in done.stdout.splitlines()]
     assert {"mr", "brown", "conll2003"} <= set(names)
+
+
+def test_version() -> None:
+    done = nlpseq("--version")
+    assert done.returncode == 0 and done.stdout.strip() == "nlpseq 0.1.0"
+
+
+def test_recipes_lists_one_aligned_line_per_recipe(tmp_path: Path) -> None:
+    done = nlpseq("recipes", cwd=tmp_path)  # any folder: the recipes come with the package
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(list((ROOT / "recipes").rglob("*.yaml")))
+    mr = next(line for line in lines if line.startswith("sentiment/mr_bigru "))
+    assert mr.split() == ["sentiment/mr_bigru", "classification", "mr", "accuracy"]
+    task_column = {len(line) - len(line.split(maxsplit=1)[1]) for line in lines}
+    assert len(task_column) == 1
+
+
+def test_train_takes_a_recipe_name_from_any_folder(tmp_path: Path) -> None:
+    # A config typo stops before any data is read, so this runs no training.
+    done = nlpseq("train", "sentiment/tiny", "trainer.learning_rate=0.1", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "sentiment/tiny.yaml" in done.stderr and "unknown key 'trainer.learning_rate'" in done.stderr
+
+
+def test_an_ambiguous_recipe_name_is_one_clear_line(tmp_path: Path) -> None:
+    done = nlpseq("train", "tiny", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("nlpseq: error: recipe 'tiny' is ambiguous: it could be "
+                                   "sentiment/tiny, tagging/tiny")
+
+
+HEAVY = ("torch", "datasets", "seqeval", "sklearn", "scipy", "matplotlib", "sentencepiece")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["recipes"], ["data", "list"]])
+def test_commands_that_train_nothing_import_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
+    # Which modules load is the contract; how long that takes is bench/startup.py's business.
+    script = (f"import sys\nfrom nlpseq.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n"
+              f"    pass\nheavy = {HEAVY!r}\n"
+              "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_import_nlpseq_is_light_and_names_are_lazy() -> None:
+    script = ("import sys, nlpseq\nprint(nlpseq.__version__, 'torch' in sys.modules, "
+              "'train' in dir(nlpseq), nlpseq.load_config.__module__)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0.1.0", "False", "True", "nlpseq.tasks"]

@@ -1,4 +1,4 @@
-"""Tests of data_scripts: converters on tiny archives built here, the registry, the atomic fetch.
+"""Tests of nlpseq.corpora: converters on tiny archives built here, the registry, the atomic fetch.
 
 Nothing here touches the network except ``test_real_fetch``, which runs only with
 ``NLPSEQ_TEST_FETCH=1`` (about 10 s and 35 MB of downloads).
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-import data_scripts
-from data_scripts import (
+from nlpseq import corpora
+from nlpseq.corpora import (
     CORPORA,
     Corpus,
     brown,
@@ -30,7 +30,7 @@ from data_scripts import (
     mr,
     split_80_10_10,
 )
-from data_scripts.brown_universal import BROWN_TO_UNIVERSAL, UNIVERSAL_TAGS
+from nlpseq.corpora.brown_universal import BROWN_TO_UNIVERSAL, UNIVERSAL_TAGS
 from nlpseq.errors import ConfigError, DataError, NlpseqError
 
 # --- fixture builders ---------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def test_unknown_corpus_names_the_valid_ones(tmp_path):
 
 def test_data_root_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("NLPSEQ_DATA", raising=False)
-    assert data_scripts.data_root() == Path("data")
+    assert corpora.data_root() == Path("data")
     monkeypatch.setenv("NLPSEQ_DATA", str(tmp_path))
     assert corpus_dir("mr") == tmp_path / "mr"
 
@@ -375,7 +375,7 @@ def test_failed_forced_fetch_keeps_the_old_corpus(monkeypatch, tmp_path):
 def test_a_failing_command_names_itself_and_its_stderr(tmp_path):
     script = "import sys; sys.stderr.write('line 1\\nERROR: no such version\\n'); sys.exit(3)"
     with pytest.raises(NlpseqError) as caught:
-        data_scripts.run_command([sys.executable, "-c", script], cwd=tmp_path)
+        corpora.run_command([sys.executable, "-c", script], cwd=tmp_path)
     message = str(caught.value)
     assert "exit status 3" in message and "ERROR: no such version" in message
     assert sys.executable in message
@@ -383,15 +383,15 @@ def test_a_failing_command_names_itself_and_its_stderr(tmp_path):
 
 def test_a_missing_program_is_an_nlpseq_error(tmp_path):
     with pytest.raises(NlpseqError, match="could not run `no-such-program-nlpseq pack`"):
-        data_scripts.run_command(["no-such-program-nlpseq", "pack"], cwd=tmp_path)
+        corpora.run_command(["no-such-program-nlpseq", "pack"], cwd=tmp_path)
 
 
 def test_check_sha256(tmp_path):
     path = tmp_path / "archive"
     path.write_bytes(b"abc")
-    data_scripts.check_sha256(path, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    corpora.check_sha256(path, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     with pytest.raises(DataError, match="pinned"):
-        data_scripts.check_sha256(path, "0" * 64)
+        corpora.check_sha256(path, "0" * 64)
 
 
 # --- the real thing, opt-in ----------------------------------------------------------------------

