@@ -8,67 +8,34 @@ Every kind reserves the same special ids so models and collators never ask which
 input (a list of words, for tagging) goes through ``encode_words``. A tokenizer saves itself to a run
 folder as ``NAME.json`` (plus ``NAME.model`` for sentencepiece) and :func:`load_tokenizer` restores it
 with identical ids.
+
+Raw text is split into words by :mod:`nlpseq.splitting` (Moses rules per language).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol, overload
+from typing import overload
 
 import sentencepiece as spm
 
 from nlpseq.config import TokenizerConfig
 from nlpseq.errors import ConfigError, DataError
 from nlpseq.fileio import write_json
+from nlpseq.splitting import LANGUAGES, check_language, split_words, splitter_name
+
+log = logging.getLogger("nlpseq.data")
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
 _DIGIT_RE = re.compile(r"\d")
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
-
-# Penn-Treebank-like word splitting, as in the CoNLL and Brown data the taggers train on (and the
-# negation "n't" a sentiment model should see as one token): clitics split off ("don't" -> do n't,
-# "it's" -> it 's), abbreviations ("U.S.") and numbers ("3.5", "1,000", "10:30") kept whole, hyphenated
-# words kept whole, every other non-space character a token of its own.
-_WORD_RE = re.compile(
-    r"\w+(?=n['’]t\b)|n['’]t\b|['’](?:s|re|ve|ll|d|m)\b"
-    r"|(?:[A-Za-z]\.){2,}|\d+(?:[.,:/]\d+)+|\w+(?:-\w+)*|[^\w\s]",
-    re.UNICODE | re.IGNORECASE,
-)
-
-
-def split_words(text: str) -> list[str]:
-    """Split raw text into words and punctuation (used by word tokenizers and raw-text tagging)."""
-    return _WORD_RE.findall(text)
-
-
-def split_words_with_offsets(text: str) -> list[tuple[str, int, int]]:
-    """Like :func:`split_words`, with each word's [start, end) character offsets into ``text``."""
-    return [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
-
-
-class Tokenizer(Protocol):
-    kind: str
-    lowercase: bool
-
-    @property
-    def vocab_size(self) -> int: ...
-
-    def tokenize(self, text: str) -> list[str]: ...
-
-    def encode(self, text: str | list[str]) -> list[int] | list[list[int]]: ...
-
-    def encode_words(self, words: list[str]) -> list[list[int]]: ...
-
-    def decode(self, ids: list[int] | list[list[int]]) -> str | list[str]: ...
-
-    def save(self, directory: str | Path, name: str = "tokenizer") -> None: ...
-
 
 class _BatchVerbs:
     """``encode``/``decode`` on one item or a list, built on the per-item ``_encode``/``_decode``."""
@@ -93,16 +60,24 @@ class _BatchVerbs:
 
 
 class VocabTokenizer(_BatchVerbs):
-    """Word- or char-level tokenizer over an explicit vocabulary (``itos``: id -> string)."""
+    """Word- or char-level tokenizer over an explicit vocabulary (``itos``: id -> string).
 
-    def __init__(self, kind: str, itos: list[str], lowercase: bool = False, normalize_digits: bool = False):
+    The word kind splits raw text with :func:`split_words` in ``language`` and lowercases or
+    normalises digits word by word afterwards, so the splitter sees the text as written.
+    """
+
+    def __init__(self, kind: str, itos: list[str], lowercase: bool = False, normalize_digits: bool = False,
+                 language: str = "en"):
         if kind not in ("word", "char"):
             raise ValueError(f"kind must be 'word' or 'char', got {kind!r}")
         if list(itos[: len(SPECIALS)]) != list(SPECIALS):
             raise ValueError(f"a vocabulary must start with {SPECIALS}")
+        if kind == "word":
+            check_language(language)  # an unknown language fails here, not at the first text
         self.kind = kind
         self.lowercase = lowercase
         self.normalize_digits = normalize_digits
+        self.language = language
         self.itos = list(itos)
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
@@ -110,14 +85,20 @@ class VocabTokenizer(_BatchVerbs):
     def vocab_size(self) -> int:
         return len(self.itos)
 
+    @property
+    def splitter(self) -> str | None:
+        """The name of the word-splitting rules (None for the char kind, which does not split)."""
+        return splitter_name(self.language) if self.kind == "word" else None
+
     def _norm(self, text: str) -> str:
         text = text.lower() if self.lowercase else text
         # "1996" and "2003" share one entry "0000": numbers differ in value, rarely in role.
         return _DIGIT_RE.sub("0", text) if self.normalize_digits else text
 
     def tokenize(self, text: str) -> list[str]:
-        text = self._norm(text)
-        return list(text) if self.kind == "char" else split_words(text)
+        if self.kind == "char":
+            return list(self._norm(text))
+        return [self._norm(word) for word in split_words(text, self.language)]
 
     def _encode(self, text: str) -> list[int]:
         return [self.stoi.get(t, UNK_ID) for t in self.tokenize(text)]
@@ -142,13 +123,14 @@ class VocabTokenizer(_BatchVerbs):
         max_size: int | None = None,
         lowercase: bool = False,
         normalize_digits: bool = False,
+        language: str = "en",
     ) -> VocabTokenizer:
         """Count units in raw ``texts`` (or pre-split ``words``) and keep the frequent ones.
 
         Ties in frequency are broken alphabetically so the same data always gives the same ids.
         """
         counts: Counter[str] = Counter()
-        probe = cls(kind, list(SPECIALS), lowercase, normalize_digits)
+        probe = cls(kind, list(SPECIALS), lowercase, normalize_digits, language)
         for text in texts or ():
             counts.update(probe.tokenize(text))
         for row in words or ():
@@ -159,11 +141,11 @@ class VocabTokenizer(_BatchVerbs):
                       key=lambda u: (-counts[u], u))
         if max_size is not None:
             kept = kept[: max(0, max_size - len(SPECIALS))]
-        return cls(kind, list(SPECIALS) + kept, lowercase, normalize_digits)
+        return cls(kind, list(SPECIALS) + kept, lowercase, normalize_digits, language)
 
     @classmethod
     def from_vocab_file(cls, kind: str, path: str | Path, lowercase: bool = False,
-                        normalize_digits: bool = False) -> VocabTokenizer:
+                        normalize_digits: bool = False, language: str = "en") -> VocabTokenizer:
         """One unit per line (a second tab-separated column, e.g. a count, is ignored)."""
         path = Path(path)
         if not path.is_file():
@@ -176,11 +158,15 @@ class VocabTokenizer(_BatchVerbs):
                     raise DataError("empty vocabulary entry", path, number)
                 if unit not in SPECIALS and unit not in units:
                     units.append(unit)
-        return cls(kind, list(SPECIALS) + units, lowercase, normalize_digits)
+        return cls(kind, list(SPECIALS) + units, lowercase, normalize_digits, language)
 
     def save(self, directory: str | Path, name: str = "tokenizer") -> None:
-        meta = {"kind": self.kind, "lowercase": self.lowercase, "normalize_digits": self.normalize_digits,
-                "itos": self.itos}
+        meta: dict[str, object] = {"kind": self.kind, "lowercase": self.lowercase,
+                                   "normalize_digits": self.normalize_digits}
+        if self.kind == "word":
+            # Part of the file so that the tokenisation cache key changes with the splitting rules.
+            meta.update(splitter=self.splitter, language=self.language)
+        meta["itos"] = self.itos
         write_json(Path(directory) / f"{name}.json", meta)
 
 
@@ -259,6 +245,9 @@ def build_tokenizer(
     words: Iterable[list[str]] | None = None,
 ) -> VocabTokenizer | SentencePieceTokenizer:
     """Build the tokenizer a config describes from training ``texts`` (or pre-split ``words``)."""
+    if config.kind == "word" and config.language not in LANGUAGES:
+        raise ConfigError(f"tokenizer.language: no word-splitting rules for {config.language!r}; "
+                          f"valid languages: {', '.join(sorted(LANGUAGES))}")
     if config.kind == "sentencepiece":
         if texts is None:
             texts = (" ".join(row) for row in words or ())
@@ -267,10 +256,9 @@ def build_tokenizer(
         )
     if config.vocab_file is not None:
         return VocabTokenizer.from_vocab_file(config.kind, config.vocab_file, config.lowercase,
-                                              config.normalize_digits)
-    return VocabTokenizer.build(
-        config.kind, texts, words, config.min_freq, config.max_size, config.lowercase, config.normalize_digits
-    )
+                                              config.normalize_digits, config.language)
+    return VocabTokenizer.build(config.kind, texts, words, config.min_freq, config.max_size, config.lowercase,
+                                config.normalize_digits, config.language)
 
 
 def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> VocabTokenizer | SentencePieceTokenizer:
@@ -280,4 +268,13 @@ def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> VocabToken
     meta = json.loads(path.read_text(encoding="utf-8"))
     if meta["kind"] == "sentencepiece":
         return SentencePieceTokenizer((Path(directory) / meta["model"]).read_bytes(), meta["lowercase"])
-    return VocabTokenizer(meta["kind"], meta["itos"], meta["lowercase"], meta.get("normalize_digits", False))
+    # A word tokenizer saved before the splitter was recorded is read as today's English rules (its
+    # regex splitter no longer exists; the two agree on most text, e.g. "do n't", "it 's").
+    language = meta.get("language", "en")
+    tokenizer = VocabTokenizer(meta["kind"], meta["itos"], meta["lowercase"],
+                               meta.get("normalize_digits", False), language)
+    saved = meta.get("splitter")
+    if saved is not None and saved != tokenizer.splitter:
+        log.warning("%s was built with word splitter %r but nlpseq now splits with %r: words may map to "
+                    "different ids than in training", path, saved, tokenizer.splitter)
+    return tokenizer

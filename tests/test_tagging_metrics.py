@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from nlpseq.metrics.tagging import entity_scores, token_accuracy
+from nlpseq import schemes
+from nlpseq.metrics.tagging import MODES, SCHEMES, entity_scores, token_accuracy
 
 
 def test_token_accuracy() -> None:
@@ -89,6 +90,28 @@ def test_strict_iobes() -> None:
     assert entity_scores(gold, pred)["precision"] == pytest.approx(2 / 3)
 
 
+def test_strict_iob1() -> None:
+    # IOB1 (CoNLL-2003 as shipped): B-PER only where a PER follows a PER. Gold: PER[0:2], PER[2:3],
+    # LOC[4:5]; the prediction merges the two PERs into PER[0:3]. P = 1/2, R = 1/3, F1 = 0.4.
+    gold = [["I-PER", "I-PER", "B-PER", "O", "I-LOC"]]
+    pred = [["I-PER", "I-PER", "I-PER", "O", "I-LOC"]]
+    for mode in MODES:
+        scores = entity_scores(gold, pred, scheme="IOB1", mode=mode)
+        assert scores["precision"] == pytest.approx(1 / 2)
+        assert scores["recall"] == pytest.approx(1 / 3)
+        assert scores["f1"] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_every_scheme_nlpseq_reads_is_scored(scheme: str) -> None:
+    assert SCHEMES == schemes.SCHEMES
+    spans = [("PER", 0, 2), ("LOC", 3, 4)]
+    tags = [schemes.from_spans(spans, 5, scheme)]
+    strict = entity_scores(tags, tags, scheme=scheme, mode="strict")
+    assert (strict["precision"], strict["recall"], strict["f1"]) == (1.0, 1.0, 1.0)
+    assert set(strict["per_type"]) == {"PER", "LOC"}
+
+
 def test_entity_scores_no_entities_anywhere() -> None:
     assert entity_scores([["O", "O"]], [["O", "O"]]) == {
         "precision": 0.0,
@@ -101,7 +124,7 @@ def test_entity_scores_no_entities_anywhere() -> None:
 def test_entity_scores_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="valid modes: default, strict"):
         entity_scores(GOLD, PRED, mode="lenient")
-    with pytest.raises(ValueError, match="valid schemes: IOB1, IOB2, IOE1, IOE2, IOBES, BILOU"):
+    with pytest.raises(ValueError, match=r"valid schemes: IOB1, IOB2, IOBES$"):
         entity_scores(GOLD, PRED, scheme="BIO")
     with pytest.raises(ValueError, match=re.escape("sentence 0: gold has 3 tag(s) but pred has 2")):
         entity_scores([["O", "O", "O"]], [["O", "O"]])

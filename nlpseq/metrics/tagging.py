@@ -4,7 +4,7 @@ Entity scores come in seqeval's two modes, which disagree on ill-formed tag sequ
 
 - ``"default"`` follows the conlleval script that CoNLL-2003 results are reported with: an ``I-X``
   with no ``B-X`` before it still opens an entity. This is the number to compare with papers.
-- ``"strict"`` decodes entities by the rules of a named scheme (IOB2, IOBES, ...), so a span that the
+- ``"strict"`` decodes entities by the rules of a named scheme (IOB1, IOB2 or IOBES), so a span that the
   scheme does not allow is not an entity. It rewards taggers (e.g. with a CRF) that only emit valid
   sequences, and is the number to use when the scheme matters downstream.
 """
@@ -17,8 +17,10 @@ from seqeval import scheme as seqeval_scheme
 from seqeval.metrics import sequence_labeling, v1
 from seqeval.scheme import Entities
 
-# Scheme names accepted by ``entity_scores``; seqeval's classes of the same names decode them.
-SCHEMES = ("IOB1", "IOB2", "IOE1", "IOE2", "IOBES", "BILOU")
+# The schemes nlpseq reads and writes (IOB1, IOB2, IOBES); seqeval's classes of the same names decode
+# them in strict mode.
+from nlpseq.schemes import SCHEMES
+
 MODES = ("default", "strict")
 
 
