@@ -6,7 +6,6 @@ import logging
 import platform
 import random
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,11 @@ import sentencepiece
 import torch
 
 import nlpseq
-from nlpseq.config import Config, config_hash, load_config, read_yaml, save_config, to_dict
+from nlpseq import distributed
+from nlpseq.config import Config, config_hash, read_yaml, save_config, to_dict
 from nlpseq.errors import NlpseqError
 from nlpseq.fileio import write_json
-from nlpseq.tasks import TASKS
-from nlpseq.training import distributed
+from nlpseq.tasks import get_task, load_config
 from nlpseq.training.checkpoint import load_checkpoint
 from nlpseq.training.trainer import Trainer, choose_device
 
@@ -60,16 +59,15 @@ def train(config: Config | str | Path, overrides: list[str] | None = None) -> di
     distributed.barrier()
 
     started = time.perf_counter()
-    task = TASKS[config.task](config, run_dir)
+    task = get_task(config.task)(config, run_dir)
     task.prepare()
     model = task.build_model()
-    loader = task.loader(task.splits["train"].dataset, train=True)
-    valid = task.splits["valid"].dataset
-    trainer = Trainer(model, config.trainer, run_dir, loader, lambda m: task.evaluate(m, valid),
+    batches = task.training_batches()
+    valid = task.split("valid")
+    trainer = Trainer(model, config.trainer, run_dir, batches, lambda m: task.evaluate(m, valid),
                       device=device)
-    log.info("%s: %d parameters, %d train / %d valid examples, device %s x%d", config.task,
-             sum(p.numel() for p in model.parameters()), len(task.splits["train"].dataset), len(valid),
-             device, world)
+    log.info("%s: %d parameters, %d training batches per epoch, device %s x%d", config.task,
+             sum(p.numel() for p in model.parameters()), len(batches), device, world)
     state = trainer.fit()
 
     model.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "best.pt", device)["model"])
@@ -83,21 +81,22 @@ def train(config: Config | str | Path, overrides: list[str] | None = None) -> di
         "steps": state.step,
         "train_seconds": round(state.train_seconds, 1),
         "train_tokens_per_s": round(state.train_tokens / max(state.train_seconds, 1e-9), 1),
-        "padding_share": round(loader.batch_sampler.padding_share(), 4),
+        **batches.statistics(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device),
         "world_size": world,
         "versions": versions(),
     }
     for split in ("valid", "test"):
-        if split in task.splits:
-            results[split] = task.evaluate(model, task.splits[split].dataset, details=True)
+        try:
+            data = task.split(split)
+        except KeyError:
+            continue  # the recipe's data has no test split
+        results[split] = task.evaluate(model, data, details=True)
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     if rank == 0:
         write_json(run_dir / "results.json", results)
-        report = getattr(task, "report", None)
-        if report is not None:
-            report(results, run_dir)
+        task.report(results)
     distributed.teardown()
     return results
 
@@ -115,14 +114,9 @@ class Predictor:
         config_file = self.run_dir / "config.yaml"
         if not config_file.is_file():
             raise NlpseqError(f"{self.run_dir}: not a run folder (config.yaml is missing)")
-        config = load_config(config_file)
-        # Inference never re-reads pretrained vectors: the checkpoint holds the trained ones.
-        model_cfg = config.model
-        if hasattr(model_cfg, "embedding"):
-            model_cfg = replace(model_cfg, embedding=replace(model_cfg.embedding, pretrained=None))
-        self.config = replace(config, model=model_cfg)
+        self.config = load_config(config_file)
         self.device = choose_device(device)
-        self.task = TASKS[config.task](self.config, self.run_dir)
+        self.task = get_task(self.config.task)(self.config, self.run_dir)
         self.task.restore()
         self.model = self.task.build_model()
         path = self.run_dir / "checkpoints" / f"{checkpoint}.pt"
@@ -141,11 +135,15 @@ class Predictor:
             dataset = self.task.load_file(str(data))
         else:
             self.task.prepare()
-            if split not in self.task.splits:
-                raise NlpseqError(f"the recipe's data has no {split!r} split "
-                                  f"(has: {', '.join(self.task.splits)})")
-            dataset = self.task.splits[split].dataset
+            try:
+                dataset = self.task.split(split)
+            except KeyError:
+                raise NlpseqError(f"the recipe's data has no {split!r} split") from None
         return self.task.evaluate(self.model, dataset, details=True)
+
+    def format(self, result: dict[str, Any]) -> str:
+        """One :meth:`predict` result as a line of plain text (what ``nlpseq predict`` prints)."""
+        return self.task.format_prediction(result)
 
 
 def load(run_dir: str | Path, device: str = "auto") -> Predictor:

@@ -6,8 +6,9 @@ key and the valid ones, instead of being ignored. Field names match the construc
 modules they configure (``hidden_size``, ``num_layers``, ...), so a section can be splatted into the
 constructor.
 
-The ``model`` section's dataclass depends on ``task`` (see ``MODEL_CONFIGS``, filled by the task modules
-in :mod:`nlpseq.tasks`).
+The ``data`` and ``model`` sections are typed by the recipe's task: each task declares its own
+dataclasses, so a key another task uses is an unknown key here. This module knows no task;
+:func:`nlpseq.tasks.load_config` picks the task's classes and calls :func:`parse_config`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from nlpseq.errors import ConfigError
 
 @dataclass
 class DataConfig:
-    """Where the data comes from and which fields hold what.
+    """Where the data comes from: the keys every task shares. Each task extends this dataclass with the
+    keys only it reads (fields, columns, tag schemes) and narrows ``format`` to what it can read.
 
     Either ``corpus`` (a named corpus fetched by ``nlpseq data fetch``, whose files fill ``train``/
     ``valid``/``test`` when those are not given), ``hub`` (a dataset name on the Hugging Face hub), or
@@ -48,22 +50,7 @@ class DataConfig:
     test_split: str | None = "test"
     # When the data has no validation split, carve this fraction off train (seeded).
     valid_fraction: float = 0.1
-    format: Literal["jsonl", "json", "csv", "tsv", "text", "conll", "conllu", "brown"] = "jsonl"
-    text_field: str = "text"
-    label_field: str = "label"
-    # Hub datasets often store labels as class ids; these names replace them (in id order).
-    label_names: list[str] | None = None
-    tokens_field: str = "tokens"
-    tags_field: str = "tags"
-    # CoNLL column files: which columns hold the token and the tag (negative counts from the end).
-    token_column: int = 0
-    tag_column: int = -1
-    # Tagging: the tag scheme of the files (None: plain tags such as POS) and the one to train on.
-    tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
-    train_tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
-    # Entity scoring (seqeval): "default" is conlleval-compatible; "strict" counts only entities
-    # that are well-formed in the scheme.
-    seqeval_mode: Literal["default", "strict"] = "default"
+    format: str = "jsonl"
     # Longest sequence (in tokens) kept for training; longer training examples are skipped and counted.
     max_length: int = 512
     # Dataset-cache folder for ``datasets`` (None: the library default).
@@ -76,6 +63,8 @@ class TokenizerConfig:
 
     kind: Literal["sentencepiece", "word", "char"] = "word"
     lowercase: bool = False
+    # Language of raw text, for word splitting (Moses rules with the language's non-breaking prefixes).
+    language: str = "en"
     # sentencepiece
     vocab_size: int = 8000
     model_type: Literal["bpe", "unigram"] = "unigram"
@@ -140,8 +129,10 @@ class TrainerConfig:
     device: str = "auto"
     # Evaluate every N optimizer steps (None: at the end of each epoch).
     eval_every: int | None = None
-    metric: str = "accuracy"
-    metric_mode: Literal["max", "min"] = "max"
+    # The validation metric that picks best.pt; None: the task's own (each task lists its metrics).
+    metric: str | None = None
+    # Whether a larger metric is better; None: the task's mode for that metric.
+    metric_mode: Literal["max", "min"] | None = None
     patience: int | None = None
     seed: int = 13
     num_workers: int = 0
@@ -151,18 +142,15 @@ class TrainerConfig:
 
 @dataclass
 class Config:
-    """A whole recipe. ``model`` is parsed into the dataclass that ``task`` registers."""
+    """A whole recipe. ``data`` and ``model`` are the dataclasses of the recipe's task (see
+    :func:`parse_config`); this module knows no task."""
 
     task: str = "classification"
     run_dir: str = "runs/default"
-    data: DataConfig = field(default_factory=DataConfig)
+    data: Any = None
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: Any = None
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-
-
-# task name -> dataclass of its ``model`` section. Filled by nlpseq.tasks (one plain dict, one place).
-MODEL_CONFIGS: dict[str, type] = {}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -230,8 +218,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}: unsupported config type {_type_name(tp)}")
 
 
-def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "") -> Any:
-    """Build dataclass ``cls`` from ``values``; unknown keys and wrong types raise ConfigError."""
+def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "",
+              sections: dict[str, type] | None = None) -> Any:
+    """Build dataclass ``cls`` from ``values``; unknown keys and wrong types raise ConfigError.
+
+    ``sections`` replaces the declared type of some fields (a task's ``data`` and ``model`` classes).
+    """
     values = values or {}
     where = prefix or cls.__name__
     if not isinstance(values, dict):
@@ -248,16 +240,8 @@ def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "") -> Any
     for name in names:
         if name not in values:
             continue
-        if cls is Config and name == "model":
-            continue  # parsed by the task's dataclass, below
-        kwargs[name] = _coerce(values[name], hints[name], _join(prefix, name))
-    obj = cls(**kwargs)
-    if cls is Config:
-        model_cls = MODEL_CONFIGS.get(obj.task)
-        if model_cls is None:
-            raise ConfigError(f"task: {obj.task!r} is not one of {', '.join(sorted(MODEL_CONFIGS))}")
-        obj.model = from_dict(model_cls, values.get("model"), prefix="model")
-    return obj
+        kwargs[name] = _coerce(values[name], (sections or {}).get(name, hints[name]), _join(prefix, name))
+    return cls(**kwargs)
 
 
 def _join(prefix: str, key: str) -> str:
@@ -333,16 +317,25 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return values
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
-    """Load a recipe (or built-in defaults when ``path`` is None) and apply ``key=value`` overrides."""
-    import nlpseq.tasks  # noqa: F401  (fills MODEL_CONFIGS)
-
+def read_values(path: str | Path | None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """A recipe's raw values: its YAML (nothing when ``path`` is None) with ``key=value`` overrides."""
     values = read_yaml(path) if path is not None else {}
-    apply_overrides(values, overrides or [])
+    return apply_overrides(values, overrides or [])
+
+
+def parse_config(values: dict[str, Any], data: type, model: type, where: str | None = None) -> Config:
+    """Typed :class:`Config` from raw values; ``data``/``model`` are the task's section dataclasses.
+
+    Errors name ``where`` (the recipe file) first. Which task's sections apply is the caller's
+    business (:func:`nlpseq.tasks.load_config`): this module knows no task.
+    """
+    values = dict(values)
+    values.setdefault("data", {})
+    values.setdefault("model", {})
     try:
-        return from_dict(Config, values)
+        return from_dict(Config, values, sections={"data": data, "model": model})
     except ConfigError as error:
-        raise ConfigError(f"{path}: {error}" if path is not None else str(error)) from None
+        raise ConfigError(f"{where}: {error}" if where is not None else str(error)) from None
 
 
 def save_config(config: Config, path: str | Path) -> None:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
+import os
 import random
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 POSITIVE = ["good", "great", "fine", "lovely", "superb", "fun"]
 NEGATIVE = ["bad", "awful", "dull", "boring", "poor", "weak"]
@@ -37,3 +46,50 @@ def sentiment_files(folder: Path, train: int = 160, valid: int = 40, test: int =
         "test": write_jsonl(folder / "test.jsonl", sentiment_rows(test, 3)),
     }
     return [f"data.{split}={path}" for split, path in paths.items()]
+
+
+@dataclass
+class CliResult:
+    """What a command-line run left: like ``subprocess.CompletedProcess``."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, stdin: str | None = None, cwd: Path | None = None) -> CliResult:
+    """``nlpseq ARGS`` in this process (``cli.main``) with stdin, stdout and stderr captured.
+
+    Most CLI tests use this: a subprocess pays seconds of imports per call. Each subcommand still has
+    one real subprocess test (:func:`run_cli_subprocess`) for what only a process shows.
+    """
+    from nlpseq import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    stdin_stream = io.TextIOWrapper(io.BytesIO((stdin or "").encode("utf-8")), encoding="utf-8")
+    previous = Path.cwd()
+    saved_stdin = sys.stdin
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.stdin = stdin_stream
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exit_:  # argparse: --help, --version, usage errors
+                code = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        sys.stdin = saved_stdin
+        os.chdir(previous)
+        # cli.main logs to the stderr it saw; detach those handlers from the swapped-out stream.
+        logging.getLogger().handlers.clear()
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def run_cli_subprocess(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> CliResult:
+    """``python -m nlpseq ARGS`` in a fresh process (one thread, offline)."""
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "nlpseq", *args], input=stdin, capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=600)
+    return CliResult(done.returncode, done.stdout, done.stderr)

@@ -1,4 +1,7 @@
-"""The tiny recipe end to end through the real command line: train, evaluate, predict, data."""
+"""The tiny recipe end to end through the real command line: train, evaluate, predict, recipes, data.
+
+Most calls run ``cli.main`` in this process; each subcommand has one test in a real subprocess.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import sentiment_files, write_jsonl
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, CliResult, run_cli, run_cli_subprocess, sentiment_files, write_jsonl
 
 
-def nlpseq(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    # One thread: torch's default oversubscribes small CI machines for no gain on models this tiny.
-    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "nlpseq", *args], input=stdin, capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=600)
+def nlpseq(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> CliResult:
+    return run_cli(*args, stdin=stdin, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("cli")
     run = tmp / "run"
-    done = nlpseq("train", "recipes/sentiment/tiny.yaml", *sentiment_files(tmp / "data"),
+    # The train subcommand's subprocess test.
+    done = run_cli_subprocess("train", "recipes/sentiment/tiny.yaml", *sentiment_files(tmp / "data"),
                   f"run_dir={run}", "trainer.max_epochs=6")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
@@ -36,7 +34,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_evaluate_prints_one_json_object(run_dir: Path) -> None:
-    done = nlpseq("evaluate", str(run_dir))
+    done = run_cli_subprocess("evaluate", str(run_dir))
     assert done.returncode == 0, done.stderr
     metrics = json.loads(done.stdout)
     saved = json.loads((run_dir / "results.json").read_text())
@@ -62,7 +60,7 @@ def test_evaluate_with_an_unseen_label_names_file_and_line(run_dir: Path, tmp_pa
 
 
 def test_predict_reads_stdin_and_files(run_dir: Path, tmp_path: Path) -> None:
-    done = nlpseq("predict", str(run_dir), stdin="the film was superb fun\nawful boring plot\n")
+    done = run_cli_subprocess("predict", str(run_dir), stdin="the film was superb fun\nawful boring plot\n")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert [line.split("\t")[0] for line in lines] == ["pos", "neg"]
@@ -107,7 +105,7 @@ def test_missing_run_folder_is_clear(tmp_path: Path) -> None:
 
 
 def test_data_list_names_the_corpora() -> None:
-    done = nlpseq("data", "list")
+    done = run_cli_subprocess("data", "list")
     assert done.returncode == 0, done.stderr
     names = [line.split()[0] for line in done.stdout.splitlines()]
     assert {"mr", "brown", "conll2003"} <= set(names)
@@ -119,7 +117,7 @@ def test_version() -> None:
 
 
 def test_recipes_lists_one_aligned_line_per_recipe(tmp_path: Path) -> None:
-    done = nlpseq("recipes", cwd=tmp_path)  # any folder: the recipes come with the package
+    done = run_cli_subprocess("recipes", cwd=tmp_path)  # any folder: the recipes come with the package
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == len(list((ROOT / "recipes").rglob("*.yaml")))

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from nlpseq.config import MODEL_CONFIGS, Config, TrainerConfig, config_hash, load_config, save_config
+from nlpseq.config import Config, TrainerConfig, config_hash, save_config
 from nlpseq.errors import ConfigError
 from nlpseq.models.classifier import ClassifierConfig
-from nlpseq.tasks import TASKS
+from nlpseq.tasks import TASKS, get_task, load_config
+from nlpseq.tasks.classification import ClassificationDataConfig
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = sorted(REPO.glob("recipes/**/*.yaml"))
@@ -63,7 +64,49 @@ def test_yaml_values_land_in_typed_sections(tmp_path):
 
 def test_no_file_gives_the_defaults():
     config = load_config(None)
-    assert config == Config(model=ClassifierConfig())
+    # The trainer's metric and mode are filled from the task: classification picks by accuracy.
+    assert config == Config(data=ClassificationDataConfig(), model=ClassifierConfig(),
+                            trainer=TrainerConfig(metric="accuracy", metric_mode="max"))
+
+
+def test_a_key_of_another_tasks_data_section_is_unknown():
+    message = config_error(None, ["data.tag_scheme=IOB2"])
+    assert message.startswith("unknown key 'data.tag_scheme'; valid keys in data: corpus, hub, ")
+    assert message.endswith("text_field, label_field, label_names")
+
+
+def test_a_key_of_another_tasks_model_section_is_unknown():
+    message = config_error(None, ["model.head=crf"])
+    assert message == ("unknown key 'model.head'; valid keys in model: "
+                       "embedding, encoder, pooling, dropout, class_weights")
+
+
+def test_a_metric_the_task_does_not_produce_is_refused_at_load_time(tmp_path):
+    path = write(tmp_path, "task: classification\ntrainer:\n  metric: f1\n")
+    assert config_error(path, []) == (f"{path}: trainer.metric: 'f1' is not a metric of this "
+                                      "classification recipe; valid: accuracy, macro_f1")
+
+
+def test_tagging_metric_depends_on_the_tag_scheme():
+    pos = load_config(None, ["task=tagging"])
+    assert (pos.trainer.metric, pos.trainer.metric_mode) == ("accuracy", "max")
+    ner = load_config(None, ["task=tagging", "data.tag_scheme=IOB2"])
+    assert (ner.trainer.metric, ner.trainer.metric_mode) == ("f1", "max")
+    assert config_error(None, ["task=tagging", "trainer.metric=f1"]) == (
+        "trainer.metric: 'f1' is not a metric of this tagging recipe; valid: accuracy")
+
+
+def test_an_explicit_metric_mode_is_kept():
+    config = load_config(None, ["trainer.metric=macro_f1", "trainer.metric_mode=min"])
+    assert (config.trainer.metric, config.trainer.metric_mode) == ("macro_f1", "min")
+
+
+def test_every_task_declares_its_sections_and_metrics():
+    for name in TASKS:
+        task = get_task(name)
+        assert task.name == name
+        assert task.default_metric in task.metrics
+        assert set(task.metrics.values()) <= {"max", "min"}
 
 
 def test_dotted_overrides(tmp_path):
@@ -149,13 +192,15 @@ def test_literal_violation_lists_the_allowed_values():
 
 
 def test_optional_literal_violation_lists_the_allowed_values():
-    message = config_error(None, ["data.tag_scheme=IOB3"])
+    message = config_error(None, ["task=tagging", "data.tag_scheme=IOB3"])
     assert message == "data.tag_scheme: expected Literal['IOB1', 'IOB2', 'IOBES'] | None, got 'IOB3'"
 
 
-def test_unknown_task_lists_the_tasks():
+def test_unknown_task_lists_the_tasks(tmp_path):
     assert "classification" in TASKS
     assert config_error(None, ["task=parsing"]) == f"task: 'parsing' is not one of {', '.join(sorted(TASKS))}"
+    path = write(tmp_path, "task: parsing\n")
+    assert config_error(path, []) == f"{path}: task: 'parsing' is not one of {', '.join(sorted(TASKS))}"
 
 
 def test_invalid_yaml_names_the_file_and_line(tmp_path):
@@ -187,7 +232,7 @@ def test_malformed_override(tmp_path, override, expected):
 def test_save_then_load_round_trips(tmp_path):
     config = load_config(write(tmp_path, RECIPE_YAML), [
         "trainer.lr=3e-4", "data.label_names=[neg,pos]", "model.class_weights=[1,2.5]",
-        "data.tag_scheme=IOBES", "trainer.max_steps=7",
+        "trainer.max_steps=7",
     ])
     save_config(config, tmp_path / "saved.yaml")
     again = load_config(tmp_path / "saved.yaml")
@@ -211,4 +256,7 @@ def test_there_are_recipes():
 @pytest.mark.parametrize("recipe", RECIPES, ids=[str(p.relative_to(REPO)) for p in RECIPES])
 def test_every_recipe_loads(recipe):
     config = load_config(recipe)
-    assert isinstance(config.model, MODEL_CONFIGS[config.task])
+    task = get_task(config.task)
+    assert isinstance(config.model, task.model_config)
+    assert isinstance(config.data, task.data_config)
+    assert config.trainer.metric in task.metrics_for(config)[0]

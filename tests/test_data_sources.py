@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
-from nlpseq.config import load_config
 from nlpseq.data.records import read_records
 from nlpseq.data.sources import load_splits
 from nlpseq.errors import ConfigError, DataError
+from nlpseq.tasks import load_config
 from nlpseq.tasks.classification import ClassificationTask
 
 REPO = Path(__file__).resolve().parent.parent
@@ -280,6 +280,7 @@ def test_valid_is_carved_from_local_train_when_absent(tmp_path):
     train = write_jsonl(tmp_path / "train.jsonl", rows(*[(f"text {i}", "pos" if i % 2 else "neg")
                                                           for i in range(30)]))
     splits = load_splits(load_config(None, [f"data.train={train}", "data.valid_fraction=0.2"]).data,
+                         lambda path: read_records(path, "jsonl"),
                          lambda record, source: {k: record[k] for k in ("text", "label")}, seed=5)
     assert len(splits["train"].dataset) == 24 and len(splits["valid"].dataset) == 6
     assert splits["valid"].source == f"{train} (held out)"

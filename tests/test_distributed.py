@@ -43,7 +43,7 @@ def test_two_process_ddp_run(tmp_path: Path) -> None:
     # Each rank takes every second batch of the same epoch plan: half the steps of one process
     # (rounded up per epoch, the shorter share padded with a repeated batch).
     import nlpseq
-    from nlpseq.config import load_config
+    from nlpseq.tasks import load_config
 
     single = nlpseq.train(load_config("recipes/sentiment/tiny.yaml", [
         *sentiment_files(tmp_path / "data"), f"run_dir={tmp_path / 'single'}", "trainer.max_epochs=6"]))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import nlpseq
-from nlpseq.config import load_config
+from nlpseq.tasks import load_config
 from tests.helpers import sentiment_files
 
 pytestmark = [pytest.mark.gpu,

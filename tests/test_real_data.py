@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import nlpseq
-from nlpseq.config import load_config
+from nlpseq.tasks import load_config
 
 pytestmark = [
     pytest.mark.slow,

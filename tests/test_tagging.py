@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,12 +16,13 @@ import torch
 
 from nlpseq import schemes
 from nlpseq.api import train
-from nlpseq.config import Config, EmbeddingConfig, EncoderConfig, load_config
+from nlpseq.config import Config, EmbeddingConfig, EncoderConfig
 from nlpseq.errors import DataError
 from nlpseq.models.char_features import CharFeaturesConfig
 from nlpseq.models.tagger import SequenceTagger
+from nlpseq.tasks import load_config
 from nlpseq.tasks.tagging import WORD_BOUNDARY, TaggingTask
-from tests.helpers import write_jsonl
+from tests.helpers import CliResult, run_cli, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes" / "tagging" / "tiny.yaml"
@@ -131,11 +129,9 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-def nlpseq(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "nlpseq", *args], input=stdin, capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=600)
+def nlpseq(*args: str, stdin: str | None = None) -> CliResult:
+    # In this process; tests/test_cli.py runs each subcommand once in a real subprocess.
+    return run_cli(*args, stdin=stdin, cwd=ROOT)
 
 
 # ------------------------------------------------------------------------------------ the model
@@ -445,7 +441,7 @@ def test_plain_tag_unseen_in_training_names_the_tag(tmp_path: Path) -> None:
     valid = [{"tokens": ["we", "ran", "fast"], "tags": ["PRON", "VERB", "ADV"]}]
     with pytest.raises(DataError) as error:
         prepare(tmp_path, {"train": train_rows, "valid": valid}, "data.tag_scheme=null",
-                "data.train_tag_scheme=null")
+                "data.train_tag_scheme=null", "trainer.metric=accuracy")
     assert str(error.value) == (f"{tmp_path / 'valid.jsonl'}:1: tag 'ADV' (word 3) never occurs in the "
                                 "training data; known tags: PRON, VERB")
 

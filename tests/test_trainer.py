@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 import nlpseq
-from nlpseq.config import load_config
+from nlpseq.tasks import load_config
 from tests.helpers import sentiment_files
 
 TINY = "recipes/sentiment/tiny.yaml"
@@ -116,3 +117,113 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         save_checkpoint(path, {"step": 2})
     assert load_checkpoint(path) == {"step": 1}
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+# ------------------------------------------------------------------ the trainer's contract, with toys
+
+class ListBatches:
+    """TrainingBatches over a fixed list: the same batches every epoch."""
+
+    def __init__(self, batches: list[dict[str, torch.Tensor]]):
+        self.all, self.skip = batches, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.skip = skip
+
+    def __len__(self) -> int:
+        return len(self.all) - self.skip
+
+    def __iter__(self):
+        return iter(self.all[self.skip:])
+
+    def statistics(self) -> dict[str, float]:
+        return {}
+
+
+class CarryModel(torch.nn.Module):
+    """A toy language-model-like regressor whose GRU state carries from one batch to the next.
+
+    The carried state is the model's own (``get_extra_state``), so it is in every checkpoint; a batch
+    with ``reset`` starts afresh. The trainer knows nothing of it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = torch.nn.GRU(2, 3, batch_first=True)
+        self.out = torch.nn.Linear(3, 1)
+        self.dropout = torch.nn.Dropout(0.2)  # so that resuming must also restore the RNG
+        self.carried: torch.Tensor | None = None
+
+    def forward(self, batch: dict[str, torch.Tensor]):
+        state = None if bool(batch["reset"]) else self.carried
+        outputs, state = self.rnn(batch["x"], state)
+        self.carried = state.detach()
+        predicted = self.out(self.dropout(outputs)).squeeze(-1)
+        loss = ((predicted - batch["y"]) ** 2).sum()
+        return SimpleNamespace(loss=loss, num_targets=torch.tensor(batch["y"].numel()))
+
+    def get_extra_state(self) -> dict:
+        return {"carried": self.carried}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.carried = state["carried"]
+
+
+def _stream_batches() -> ListBatches:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 18, 2, generator=generator)
+    y = x.sum(-1).cumsum(1).tanh()
+    # Six BPTT-like windows of 3 steps over 4 columns; the first of each epoch resets the state.
+    return ListBatches([{"x": x[:, i:i + 3], "y": y[:, i:i + 3], "reset": torch.tensor(i == 0),
+                         "num_tokens": torch.tensor(12)} for i in range(0, 18, 3)])
+
+
+def _fit_carry(run_dir: Path, max_steps: int) -> CarryModel:
+    from nlpseq.config import TrainerConfig
+    from nlpseq.training.trainer import Trainer
+
+    torch.manual_seed(1)
+    model = CarryModel()
+    config = TrainerConfig(lr=0.05, max_epochs=10, max_steps=max_steps, metric="score", metric_mode="max",
+                           log_every=1, progress=False)
+    Trainer(model, config, run_dir, _stream_batches(), lambda m: {"score": 0.0}).fit()
+    return model
+
+
+def test_a_model_carrying_state_across_batches_resumes_exactly(tmp_path: Path) -> None:
+    whole = _fit_carry(tmp_path / "whole", 10)
+    _fit_carry(tmp_path / "split", 7)  # stops mid-epoch (epoch 2, window 1 of 6), state carried
+    resumed = _fit_carry(tmp_path / "split", 10)
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
+        if isinstance(a, torch.Tensor):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    torch.testing.assert_close(whole.carried, resumed.carried, rtol=0, atol=0)
+    assert _train_losses(tmp_path / "whole") == _train_losses(tmp_path / "split")
+
+
+def test_a_step_is_normalised_by_all_its_targets_whatever_the_accumulation(tmp_path: Path) -> None:
+    """Two micro-batches of 1 and 3 examples accumulated give the same step as one batch of 4: each
+    example weighs the same (per-example normalisation), not each micro-batch."""
+    from nlpseq.config import EmbeddingConfig, EncoderConfig, TrainerConfig
+    from nlpseq.data.batching import lengths_and_mask, pad
+    from nlpseq.models.classifier import SequenceClassifier
+    from nlpseq.training.trainer import Trainer
+
+    def batch(rows: list[list[int]], labels: list[int]) -> dict[str, torch.Tensor]:
+        lengths, mask = lengths_and_mask(rows)
+        return {"input_ids": pad(rows), "lengths": lengths, "mask": mask, "labels": torch.tensor(labels),
+                "num_tokens": lengths.sum()}
+
+    rows, labels = [[4, 5, 6], [7, 8], [9, 4, 5, 6], [5]], [0, 1, 1, 0]
+    weights = {}
+    for name, batches, accumulate in (("one", [batch(rows, labels)], 1),
+                                      ("two", [batch(rows[:1], labels[:1]), batch(rows[1:], labels[1:])], 2)):
+        torch.manual_seed(0)
+        model = SequenceClassifier(10, 2, EmbeddingConfig(embedding_dim=4), EncoderConfig(hidden_size=4),
+                                   dropout=0.0)
+        config = TrainerConfig(optimizer="sgd", momentum=0.0, lr=1.0, grad_clip=None, max_steps=1,
+                               grad_accum=accumulate, metric="score", metric_mode="max", progress=False)
+        Trainer(model, config, tmp_path / name, ListBatches(batches), lambda m: {"score": 0.0}).fit()
+        weights[name] = model.state_dict()
+    for key, value in weights["one"].items():
+        torch.testing.assert_close(value, weights["two"][key], msg=key)

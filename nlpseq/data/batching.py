@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
-from nlpseq.training.distributed import rank_and_world
+from nlpseq.distributed import rank_and_world
 
 
 class TokenBudgetBatchSampler(Sampler[list[int]]):

@@ -16,7 +16,7 @@ from typing import Any
 from nlpseq.data.lines import read_lines
 from nlpseq.errors import DataError
 
-RECORD_FORMATS = ("jsonl", "json", "csv", "tsv", "text")
+RECORD_FORMATS = ("jsonl", "csv", "tsv", "text")
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -100,7 +100,7 @@ def read_text(path: Path, field: str = "text") -> Iterator[dict[str, Any]]:
 def read_records(path: str | Path, fmt: str, text_field: str = "text") -> Iterator[dict[str, Any]]:
     """Records of a local file in ``fmt`` (one of RECORD_FORMATS), each with its ``line``."""
     path = Path(path)
-    if fmt in ("jsonl", "json"):
+    if fmt == "jsonl":
         yield from read_jsonl(path)
     elif fmt == "csv":
         yield from read_delimited(path, ",")

@@ -1,6 +1,7 @@
 """One loader for named corpora, hub datasets and local files: every split becomes a ``datasets.Dataset``.
 
-The task hands in ``normalize(record, where) -> dict | None``: it checks one raw record (raising
+The task hands in ``read(path)``, which yields the raw records of one local file in the task's
+formats, and ``normalize(record, where) -> dict | None``: it checks one raw record (raising
 :class:`DataError` with the place) and returns the fields the task keeps, or None to skip it (the
 skips are counted and logged, never silent). Every record keeps ``line`` (file line, or hub row
 number) so later errors can point back at it.
@@ -19,17 +20,16 @@ from typing import Any
 
 import datasets
 
+from nlpseq import distributed
 from nlpseq.config import DataConfig
-from nlpseq.data.records import RECORD_FORMATS, read_records
 from nlpseq.errors import ConfigError, DataError
-from nlpseq.training import distributed
 
 log = logging.getLogger("nlpseq.data")
 
 SPLITS = ("train", "valid", "test")
-TAGGED_FORMATS = ("conll", "conllu", "brown")
 
 Normalize = Callable[[dict[str, Any], str], "dict[str, Any] | None"]
+Read = Callable[[str], Iterable[dict[str, Any]]]
 
 
 @dataclass
@@ -46,7 +46,7 @@ def resolve_corpus(config: DataConfig, fetch: bool = True) -> DataConfig:
     """Fill ``train``/``valid``/``test`` from a named corpus, fetching it first when missing."""
     if config.corpus is None:
         return config
-    from data_scripts import CORPORA, corpus_dir, fetch_corpus, is_fetched
+    from nlpseq.corpora import CORPORA, corpus_dir, fetch_corpus, is_fetched
 
     if config.corpus not in CORPORA:
         raise ConfigError(f"data.corpus: {config.corpus!r} is not one of {', '.join(sorted(CORPORA))}")
@@ -57,20 +57,6 @@ def resolve_corpus(config: DataConfig, fetch: bool = True) -> DataConfig:
     by_stem = {Path(name).stem: str(folder / name) for name in CORPORA[config.corpus].files}
     filled = {split: getattr(config, split) or by_stem.get(split) for split in SPLITS}
     return replace(config, **filled)
-
-
-def _iter_local(path: str, config: DataConfig) -> Iterable[dict[str, Any]]:
-    if config.format in TAGGED_FORMATS:
-        from nlpseq.data.tagged_readers import read_tagged_file
-
-        options: dict[str, Any] = {}
-        if config.format == "conll":
-            options = {"token_column": config.token_column, "tag_column": config.tag_column}
-        return read_tagged_file(path, config.format, **options)
-    if config.format not in RECORD_FORMATS:
-        raise ConfigError(f"data.format: {config.format!r} is not one of "
-                          f"{', '.join(RECORD_FORMATS + TAGGED_FORMATS)}")
-    return read_records(path, config.format, config.text_field)
 
 
 def _iter_hub(config: DataConfig, split_name: str) -> tuple[str, Iterable[dict[str, Any]]]:
@@ -111,8 +97,8 @@ def _normalised(records: Iterable[dict[str, Any]], source: str, normalize: Norma
     return kept
 
 
-def load_splits(config: DataConfig, normalize: Normalize, seed: int = 13, carve_valid: bool = True
-                ) -> dict[str, Split]:
+def load_splits(config: DataConfig, read: Read, normalize: Normalize, seed: int = 13,
+                carve_valid: bool = True) -> dict[str, Split]:
     """Load train/valid/test (test may be absent); carve valid off train when there is none."""
     config = resolve_corpus(config)
     splits: dict[str, Split] = {}
@@ -130,7 +116,7 @@ def load_splits(config: DataConfig, normalize: Normalize, seed: int = 13, carve_
             if path is None:
                 continue
             source = str(path)
-            records = _normalised(_iter_local(source, config), source, normalize, skipped)
+            records = _normalised(read(source), source, normalize, skipped)
         if not records:
             # Hub splits too: an empty split would otherwise fail later with a bare missing-column error.
             raise DataError("no usable examples" + (f" ({sum(skipped.values())} skipped)"
@@ -148,10 +134,10 @@ def load_splits(config: DataConfig, normalize: Normalize, seed: int = 13, carve_
     return splits
 
 
-def load_file(config: DataConfig, normalize: Normalize, path: str) -> Split:
+def load_file(config: DataConfig, read: Read, normalize: Normalize, path: str) -> Split:
     """One local file read like the recipe's data (its format and field names), e.g. for evaluation."""
     data = replace(config, corpus=None, hub=None, train=path, valid=None, test=None)
-    return load_splits(data, normalize, carve_valid=False)["train"]
+    return load_splits(data, read, normalize, carve_valid=False)["train"]
 
 
 def _carve_valid(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -183,7 +169,7 @@ def cached_map(dataset: datasets.Dataset, function: Callable[[dict[str, list]], 
     """
     if cache_dir is None:
         # Beside the corpora by default: $NLPSEQ_DATA/.cache (git-ignored with the data).
-        from data_scripts import data_root
+        from nlpseq.corpora import data_root
 
         cache_dir = data_root() / ".cache"
     cache_dir = Path(cache_dir)

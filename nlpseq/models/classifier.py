@@ -29,14 +29,17 @@ class ClassifierConfig:
 @dataclass
 class ClassifierOutput:
     logits: torch.Tensor  # [B, C]
-    loss: torch.Tensor | None = None  # mean cross-entropy when labels were given
+    # Cross-entropy summed over the batch (class-weighted when weights are set), when labels were given;
+    # divide by num_targets (the number of examples, [] ) for the mean.
+    loss: torch.Tensor | None = None
+    num_targets: torch.Tensor | None = None
 
 
 class SequenceClassifier(nn.Module):
     """Classify whole sequences.
 
     ``forward(batch)`` reads ``input_ids [B, T]``, ``lengths [B]``, ``mask [B, T]`` and, when present,
-    ``labels [B]``; it returns logits ``[B, C]`` and the loss.
+    ``labels [B]``; it returns logits ``[B, C]`` and the loss summed over the B examples.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class SequenceClassifier(nn.Module):
         if class_weights is not None and len(class_weights) != num_classes:
             raise ValueError(f"class_weights has {len(class_weights)} values for {num_classes} classes")
         weights = torch.tensor(class_weights, dtype=torch.float) if class_weights is not None else None
+        # Not in the state dict: the weights shape the training loss only, and inference needs none.
         self.register_buffer("class_weights", weights, persistent=False)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ClassifierOutput:
@@ -68,10 +72,11 @@ class SequenceClassifier(nn.Module):
         encoded = self.encoder(embedded, batch["lengths"])
         pooled = self.pooling(encoded, batch["mask"])
         logits = self.head(self.dropout(pooled))
-        loss = None
-        if "labels" in batch:
-            loss = nn.functional.cross_entropy(logits.float(), batch["labels"], weight=self.class_weights)
-        return ClassifierOutput(logits, loss)
+        if "labels" not in batch:
+            return ClassifierOutput(logits)
+        loss = nn.functional.cross_entropy(logits.float(), batch["labels"], weight=self.class_weights,
+                                           reduction="sum")
+        return ClassifierOutput(logits, loss, torch.tensor(logits.size(0), device=logits.device))
 
     @torch.no_grad()
     def predict_proba(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

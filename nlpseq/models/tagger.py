@@ -35,7 +35,10 @@ class TaggerConfig:
 @dataclass
 class TaggerOutput:
     scores: torch.Tensor  # [B, T, K] emissions (CRF) or logits (softmax)
-    loss: torch.Tensor | None = None  # mean negative log-likelihood per sentence (CRF) or token
+    # Negative log-likelihood summed over the batch (CRF: of whole tag paths; softmax: of each tag),
+    # when tags were given; num_targets [] is the number of words tagged, the per-token normaliser.
+    loss: torch.Tensor | None = None
+    num_targets: torch.Tensor | None = None
 
 
 class SequenceTagger(nn.Module):
@@ -58,6 +61,7 @@ class SequenceTagger(nn.Module):
         constrain: bool = True,
         dropout: float = 0.5,
         case_embedding_dim: int = 0,
+        num_cases: int = 0,
         allowed: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         vocabulary: list[str] | None = None,
     ):
@@ -66,8 +70,10 @@ class SequenceTagger(nn.Module):
         encoder = encoder or EncoderConfig()
         self.embedding = TokenEmbedding(vocab_size, **asdict(embedding), vocabulary=vocabulary)
         self.chars = build_char_features(char_features, num_chars) if char_features else None
-        # Shape classes from nlpseq.tasks.tagging.casing: 0 pad + 7 classes.
-        self.case = nn.Embedding(8, case_embedding_dim, padding_idx=0) if case_embedding_dim else None
+        # Word-shape classes (id 0 is padding), as many as the task's feature function has.
+        if case_embedding_dim and num_cases < 2:
+            raise ValueError("case_embedding_dim needs num_cases (word-shape classes, padding included)")
+        self.case = nn.Embedding(num_cases, case_embedding_dim, padding_idx=0) if case_embedding_dim else None
         input_size = (embedding.embedding_dim + (self.chars.output_size if self.chars else 0)
                       + case_embedding_dim)
         self.encoder = RNNEncoder(input_size, **asdict(encoder))
@@ -87,13 +93,13 @@ class SequenceTagger(nn.Module):
             features.append(self.case(batch["case_ids"]))
         encoded = self.encoder(torch.cat(features, dim=-1), batch["lengths"])
         scores = self.project(self.dropout(encoded.outputs))
-        loss = None
-        if "tags" in batch:
-            if self.crf is not None:
-                loss = -self.crf.log_likelihood(scores, batch["tags"], mask).mean()
-            else:
-                loss = nn.functional.cross_entropy(scores.float()[mask], batch["tags"][mask])
-        return TaggerOutput(scores, loss)
+        if "tags" not in batch:
+            return TaggerOutput(scores)
+        if self.crf is not None:
+            loss = -self.crf.log_likelihood(scores, batch["tags"], mask).sum()
+        else:
+            loss = nn.functional.cross_entropy(scores.float()[mask], batch["tags"][mask], reduction="sum")
+        return TaggerOutput(scores, loss, mask.sum())
 
     @torch.no_grad()
     def decode(self, batch: dict[str, torch.Tensor]) -> list[list[int]]:

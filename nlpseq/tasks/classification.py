@@ -4,33 +4,52 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import datasets
 import torch
 from torch import nn
 
-from nlpseq.config import Config
+from nlpseq.config import Config, DataConfig
+from nlpseq.data.records import read_records
 from nlpseq.data.sources import Split, cached_map, load_file, load_splits
 from nlpseq.errors import DataError
 from nlpseq.metrics.classification import classification_metrics
 from nlpseq.models.classifier import ClassifierConfig, SequenceClassifier
 from nlpseq.tasks.common import (
+    BucketedBatches,
     gather_by_index,
     id_batch,
     load_labels,
-    make_loader,
     prepare_tokenizer,
     save_labels,
     tokenizer_key,
+    training_embedding,
 )
+from nlpseq.tasks.contract import Task, model_device
 from nlpseq.tokenizers import PAD_ID
 
 log = logging.getLogger("nlpseq.task")
 
 
-class ClassificationTask:
+@dataclass
+class ClassificationDataConfig(DataConfig):
+    """The ``data`` section of a classification recipe: the shared keys plus where text and label are.
+
+    Plain ``text`` files have no labels, so the local formats are the labelled record formats.
+    """
+
+    format: Literal["jsonl", "csv", "tsv"] = "jsonl"
+    text_field: str = "text"
+    label_field: str = "label"
+    # Hub datasets often store labels as class ids; these names replace them (in id order).
+    label_names: list[str] | None = None
+
+
+class ClassificationTask(Task):
     """Loads text/label data, owns the tokenizer and label vocabulary, builds and scores the model.
 
     A run folder holds ``tokenizer.*`` and ``labels.json``; :meth:`restore` restores the task
@@ -38,11 +57,13 @@ class ClassificationTask:
     """
 
     name = "classification"
+    data_config = ClassificationDataConfig
     model_config = ClassifierConfig
+    metrics: ClassVar[dict[str, Literal["max", "min"]]] = {"accuracy": "max", "macro_f1": "max"}
+    default_metric = "accuracy"
 
     def __init__(self, config: Config, run_dir: str | Path):
-        self.config = config
-        self.run_dir = Path(run_dir)
+        super().__init__(config, run_dir)
         self.splits: dict[str, Split] = {}
         self.tokenizer: Any = None
         self.labels: list[str] = []
@@ -79,9 +100,12 @@ class ClassificationTask:
             return None
         return {"text": text, "label": str(label)}
 
+    def _read(self, path: str) -> Iterable[dict[str, Any]]:
+        return read_records(path, self.config.data.format)
+
     def prepare(self) -> None:
         """Load the splits, build (or reload) the tokenizer and labels, tokenise with a cache."""
-        self.splits = load_splits(self.config.data, self._normalize, self.config.trainer.seed)
+        self.splits = load_splits(self.config.data, self._read, self._normalize, self.config.trainer.seed)
         train = self.splits["train"].dataset
         self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer,
                                            texts=lambda: iter(train["text"]))
@@ -117,22 +141,30 @@ class ClassificationTask:
             batch["labels"] = torch.tensor([row["label_id"] for row in rows])
         return batch
 
-    def loader(self, dataset: datasets.Dataset, train: bool) -> Any:
-        return make_loader(dataset, dataset["length"], self.collate, self.config.trainer, train)
+    def batches(self, dataset: datasets.Dataset, train: bool = False) -> BucketedBatches:
+        return BucketedBatches(dataset, dataset["length"], self.collate, self.config.trainer, train)
+
+    def training_batches(self) -> BucketedBatches:
+        return self.batches(self.splits["train"].dataset, train=True)
+
+    def split(self, name: str) -> datasets.Dataset:
+        return self.splits[name].dataset
 
     # ---------------------------------------------------------------------------------- model
     def build_model(self) -> nn.Module:
         cfg: ClassifierConfig = self.config.model
         weights = cfg.class_weights
         if weights == "balanced":
+            # From the training labels; a restored task has none, and inference needs no loss weights.
             counts = Counter(self.splits["train"].dataset["label"]) if self.splits else None
             if counts is None:
-                weights = [1.0] * len(self.labels)  # restored from the checkpoint at load time
+                weights = None
             else:
                 total = sum(counts.values())
                 weights = [total / (len(self.labels) * counts[label]) for label in self.labels]
         return SequenceClassifier(
-            self.tokenizer.vocab_size, len(self.labels), embedding=cfg.embedding, encoder=cfg.encoder,
+            self.tokenizer.vocab_size, len(self.labels),
+            embedding=training_embedding(cfg.embedding, self.splits), encoder=cfg.encoder,
             pooling=cfg.pooling, dropout=cfg.dropout, class_weights=weights,
             vocabulary=getattr(self.tokenizer, "itos", None) if cfg.embedding.pretrained else None,
         )
@@ -142,9 +174,9 @@ class ClassificationTask:
     def evaluate(self, model: nn.Module, dataset: datasets.Dataset, details: bool = False
                  ) -> dict[str, Any]:
         """Accuracy and macro-F1 (plus per-class scores and the confusion matrix when ``details``)."""
-        device = next(model.parameters()).device
+        device = model_device(model)
         local: list[tuple[int, tuple[int, int]]] = []
-        for batch in self.loader(dataset, train=False):
+        for batch in self.batches(dataset):
             batch = {k: v.to(device) for k, v in batch.items()}
             predicted = model.predict_proba(batch).argmax(-1)
             for index, gold, pred in zip(batch["index"].tolist(), batch["labels"].tolist(),
@@ -160,13 +192,13 @@ class ClassificationTask:
     @torch.no_grad()
     def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
         """Label and probability for each raw text (empty texts get ``label: None``)."""
-        device = next(model.parameters()).device
+        device = model_device(model)
         rows = [{"text": t, "label": self.labels[0]} for t in texts if t.strip()]
         results: list[dict[str, Any]] = [{"label": None, "probability": None} for _ in texts]
         if rows:
             dataset = self._encode_rows(rows)
             probs_by_index: dict[int, list[float]] = {}
-            for batch in self.loader(dataset, train=False):
+            for batch in self.batches(dataset):
                 batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
                 for index, probs in zip(batch["index"].tolist(), model.predict_proba(batch).tolist(),
                                         strict=True):
@@ -184,9 +216,15 @@ class ClassificationTask:
                for row in self.tokenizer.encode([r["text"] for r in rows])]
         return datasets.Dataset.from_dict({"input_ids": ids, "length": [len(r) for r in ids]})
 
+    def format_prediction(self, result: dict[str, Any]) -> str:
+        """``label<TAB>probability``; an empty input line gives an empty line."""
+        if result["label"] is None:
+            return ""
+        return f"{result['label']}\t{result['probability']:.4f}"
+
     def load_file(self, path: str) -> datasets.Dataset:
         """A labelled file in the recipe's format and field names, checked and tokenised."""
-        split = load_file(self.config.data, self._normalize, path)
+        split = load_file(self.config.data, self._read, self._normalize, path)
         self._check_labels(split)
         return self.tokenize(split.dataset)
 
@@ -195,10 +233,10 @@ class ClassificationTask:
         self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer)
         self.labels = load_labels(self.run_dir, "labels") or []
 
-    def report(self, results: dict[str, Any], run_dir: Path) -> None:
+    def report(self, results: dict[str, Any]) -> None:
         """Draw the test (else valid) confusion matrix as ``confusion.png``."""
         from nlpseq.training.plots import plot_confusion
 
         split = results.get("test") or results.get("valid")
         if split:
-            plot_confusion(split["confusion"], self.labels, run_dir / "confusion.png")
+            plot_confusion(split["confusion"], self.labels, self.run_dir / "confusion.png")

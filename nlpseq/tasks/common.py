@@ -1,11 +1,13 @@
-"""Pieces every task uses: loaders, label vocabularies, tokenizers kept in the run folder, gathering."""
+"""Pieces the classification and tagging tasks share: bucketed batches, label vocabularies,
+tokenizers kept in the run folder, gathering predictions across ranks."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,35 +15,54 @@ import datasets
 import torch
 from torch.utils.data import DataLoader
 
-from nlpseq.config import TokenizerConfig, TrainerConfig
+from nlpseq import distributed
+from nlpseq.config import EmbeddingConfig, TokenizerConfig, TrainerConfig
 from nlpseq.data.batching import TokenBudgetBatchSampler, lengths_and_mask, pad
-from nlpseq.errors import NlpseqError
 from nlpseq.fileio import write_json
 from nlpseq.tokenizers import PAD_ID, SentencePieceTokenizer, VocabTokenizer, build_tokenizer, load_tokenizer
-from nlpseq.training import distributed
 
 log = logging.getLogger("nlpseq.task")
 
 Tokenizer = VocabTokenizer | SentencePieceTokenizer
 
 
-def make_loader(
-    dataset: datasets.Dataset,
-    lengths: Sequence[int],
-    collate: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]],
-    config: TrainerConfig,
-    train: bool,
-) -> DataLoader:
-    """Bucketed loader: shuffled pools for training, length order (every example once) otherwise."""
-    sampler = TokenBudgetBatchSampler(
-        lengths, config.batch_tokens, config.batch_size, shuffle=train, seed=config.seed,
-        pool_batches=config.pool_batches, even_shares=train,
-    )
-    # A private generator: creating a loader's iterator draws a seed, and drawing it from the global
-    # RNG would shift dropout masks, so a resumed run would differ from an uninterrupted one.
-    generator = torch.Generator().manual_seed(config.seed)
-    return DataLoader(_Indexed(dataset), batch_sampler=sampler, collate_fn=collate,
-                      num_workers=config.num_workers, generator=generator)
+class BucketedBatches:
+    """Length-bucketed batches of a map-style dataset under a token budget.
+
+    Training (``train=True``): shuffled pools, a new order each epoch, every rank an equal share; this
+    is the :class:`~nlpseq.training.trainer.TrainingBatches` the trainer iterates. Otherwise: length
+    order, every example once (evaluation and prediction).
+    """
+
+    def __init__(
+        self,
+        dataset: datasets.Dataset,
+        lengths: Sequence[int],
+        collate: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]],
+        config: TrainerConfig,
+        train: bool,
+    ):
+        self.sampler = TokenBudgetBatchSampler(
+            lengths, config.batch_tokens, config.batch_size, shuffle=train, seed=config.seed,
+            pool_batches=config.pool_batches, even_shares=train,
+        )
+        # A private generator: creating a loader's iterator draws a seed, and drawing it from the global
+        # RNG would shift dropout masks, so a resumed run would differ from an uninterrupted one.
+        generator = torch.Generator().manual_seed(config.seed)
+        self.loader = DataLoader(_Indexed(dataset), batch_sampler=self.sampler, collate_fn=collate,
+                                 num_workers=config.num_workers, generator=generator)
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.sampler.set_epoch(epoch, skip)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        return iter(self.loader)
+
+    def statistics(self) -> dict[str, float]:
+        return {"padding_share": round(self.sampler.padding_share(), 4)}
 
 
 class _Indexed(torch.utils.data.Dataset):
@@ -119,8 +140,7 @@ def tokenizer_key(run_dir: Path, name: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def require_run_file(run_dir: Path, name: str) -> Path:
-    path = run_dir / name
-    if not path.is_file():
-        raise NlpseqError(f"{run_dir}: not a complete run folder ({name} is missing)")
-    return path
+def training_embedding(config: EmbeddingConfig, training_data: Any) -> EmbeddingConfig:
+    """The embedding config to build with: pretrained vectors are read only when training (there is
+    training data); a restored model gets its trained vectors from the checkpoint."""
+    return config if training_data else replace(config, pretrained=None)

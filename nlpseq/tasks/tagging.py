@@ -8,30 +8,37 @@ the training scheme).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import datasets
 import torch
 from torch import nn
 
 from nlpseq import schemes
-from nlpseq.config import Config, TokenizerConfig
+from nlpseq.config import Config, DataConfig, TokenizerConfig
 from nlpseq.data.batching import pad
+from nlpseq.data.records import read_jsonl
 from nlpseq.data.sources import Split, cached_map, load_file, load_splits
+from nlpseq.data.tagged_readers import read_tagged_file
 from nlpseq.errors import DataError
 from nlpseq.metrics.tagging import entity_scores, token_accuracy
 from nlpseq.models.tagger import SequenceTagger, TaggerConfig
+from nlpseq.splitting import split_words_with_offsets
 from nlpseq.tasks.common import (
+    BucketedBatches,
     gather_by_index,
     id_batch,
     load_labels,
-    make_loader,
     prepare_tokenizer,
     save_labels,
     tokenizer_key,
+    training_embedding,
 )
-from nlpseq.tokenizers import UNK_ID, split_words_with_offsets
+from nlpseq.tasks.contract import Task, model_device
+from nlpseq.tokenizers import UNK_ID
 
 log = logging.getLogger("nlpseq.task")
 
@@ -64,18 +71,53 @@ def casing(word: str) -> int:
     return 4
 
 
+# Shape classes :func:`casing` returns, padding (0) included.
 NUM_CASES = 8
 
+# Formats whose reader already says ``tokens``/``tags`` (the field options apply to JSONL and hub rows).
+TAGGED_FORMATS = ("conll", "conllu", "brown")
 
-class TaggingTask:
-    """Loads tagged sentences, owns tokenizers and the tag vocabulary, builds and scores the tagger."""
+
+@dataclass
+class TaggingDataConfig(DataConfig):
+    """The ``data`` section of a tagging recipe: the shared keys plus fields, columns and tag schemes."""
+
+    format: Literal["jsonl", "conll", "conllu", "brown"] = "jsonl"
+    tokens_field: str = "tokens"
+    tags_field: str = "tags"
+    # CoNLL column files: which columns hold the token and the tag (negative counts from the end).
+    token_column: int = 0
+    tag_column: int = -1
+    # The tag scheme of the files (None: plain tags such as POS) and the one to train on.
+    tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
+    train_tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
+    # Entity scoring (seqeval): "default" is conlleval-compatible; "strict" counts only entities
+    # that are well-formed in the scheme.
+    seqeval_mode: Literal["default", "strict"] = "default"
+
+
+class TaggingTask(Task):
+    """Loads tagged sentences, owns tokenizers and the tag vocabulary, builds and scores the tagger.
+
+    Metrics: token ``accuracy`` always; entity ``precision``/``recall``/``f1`` (seqeval) when the tags
+    have a scheme (NER), so ``f1`` is the default metric there and ``accuracy`` otherwise.
+    """
 
     name = "tagging"
+    data_config = TaggingDataConfig
     model_config = TaggerConfig
+    metrics: ClassVar[dict[str, Literal["max", "min"]]] = {
+        "accuracy": "max", "f1": "max", "precision": "max", "recall": "max"}
+    default_metric = "f1"
+
+    @classmethod
+    def metrics_for(cls, config: Config) -> tuple[dict[str, Literal["max", "min"]], str]:
+        if config.data.tag_scheme is None:  # plain tags (POS): no entities to score
+            return {"accuracy": "max"}, "accuracy"
+        return cls.metrics, cls.default_metric
 
     def __init__(self, config: Config, run_dir: str | Path):
-        self.config = config
-        self.run_dir = Path(run_dir)
+        super().__init__(config, run_dir)
         self.splits: dict[str, Split] = {}
         self.tokenizer: Any = None
         self.chars: Any = None
@@ -92,8 +134,9 @@ class TaggingTask:
         data = self.config.data
         line = record.get("line")
         # Files read by the tagged readers always say tokens/tags; JSONL and hub rows use the fields.
-        tokens_field = "tokens" if data.format in ("conll", "conllu", "brown") else data.tokens_field
-        tags_field = "tags" if data.format in ("conll", "conllu", "brown") else data.tags_field
+        tagged = data.format in TAGGED_FORMATS and data.hub is None
+        tokens_field = "tokens" if tagged else data.tokens_field
+        tags_field = "tags" if tagged else data.tags_field
         for name in (tokens_field, tags_field):
             if name not in record:
                 fields = ", ".join(k for k in record if k != "line")
@@ -115,9 +158,17 @@ class TaggingTask:
                 tags = schemes.convert(tags, data.tag_scheme, data.train_tag_scheme)
         return {"tokens": tokens, "tags": tags}
 
+    def _read(self, path: str) -> Iterable[dict[str, Any]]:
+        data = self.config.data
+        if data.format == "jsonl":
+            return read_jsonl(Path(path))
+        options = {"token_column": data.token_column, "tag_column": data.tag_column} \
+            if data.format == "conll" else {}
+        return read_tagged_file(path, data.format, **options)
+
     def prepare(self) -> None:
         """Load splits, build (or reload) tokenizers and tags, check lengths and tags, tokenise."""
-        self.splits = load_splits(self.config.data, self._normalize, self.config.trainer.seed)
+        self.splits = load_splits(self.config.data, self._read, self._normalize, self.config.trainer.seed)
         held_out = f"{self.splits['train'].source} (held out)"  # validation carved off the train file
         for name, split in self.splits.items():
             # Training sentences are skipped when too long, also those held out of them for validation.
@@ -226,8 +277,14 @@ class TaggingTask:
             batch["tags"] = pad([row["tag_ids"] for row in rows], 0)
         return batch
 
-    def loader(self, dataset: datasets.Dataset, train: bool) -> Any:
-        return make_loader(dataset, dataset["length"], self.collate, self.config.trainer, train)
+    def batches(self, dataset: datasets.Dataset, train: bool = False) -> BucketedBatches:
+        return BucketedBatches(dataset, dataset["length"], self.collate, self.config.trainer, train)
+
+    def training_batches(self) -> BucketedBatches:
+        return self.batches(self.splits["train"].dataset, train=True)
+
+    def split(self, name: str) -> datasets.Dataset:
+        return self.splits[name].dataset
 
     # ---------------------------------------------------------------------------------- model
     def build_model(self) -> nn.Module:
@@ -235,17 +292,17 @@ class TaggingTask:
         allowed = schemes.allowed_transitions(self.tags, self.scheme) if self.scheme else None
         return SequenceTagger(
             self.tokenizer.vocab_size, len(self.tags), self.chars.vocab_size if self.chars else 0,
-            embedding=cfg.embedding, char_features=cfg.char_features, encoder=cfg.encoder, head=cfg.head,
-            constrain=cfg.constrain, dropout=cfg.dropout, case_embedding_dim=cfg.case_embedding_dim,
-            allowed=allowed,
+            embedding=training_embedding(cfg.embedding, self.splits), char_features=cfg.char_features,
+            encoder=cfg.encoder, head=cfg.head, constrain=cfg.constrain, dropout=cfg.dropout,
+            case_embedding_dim=cfg.case_embedding_dim, num_cases=NUM_CASES, allowed=allowed,
             vocabulary=getattr(self.tokenizer, "itos", None) if cfg.embedding.pretrained else None,
         )
 
     # ---------------------------------------------------------------------------------- scoring
     def _decode(self, model: nn.Module, dataset: datasets.Dataset) -> list[list[str]]:
-        device = next(model.parameters()).device
+        device = model_device(model)
         local: list[tuple[int, list[str]]] = []
-        for batch in self.loader(dataset, train=False):
+        for batch in self.batches(dataset):
             batch = {k: v.to(device) for k, v in batch.items()}
             for index, path in zip(batch["index"].tolist(), model.decode(batch), strict=True):
                 local.append((index, [self.tags[i] for i in path]))
@@ -278,7 +335,7 @@ class TaggingTask:
         """Split raw lines into words and tag them; NER results also list entity spans with character
         offsets into the line. Over-long lines are an error naming the line (1-based in ``texts``)."""
         limit = self.config.data.max_length
-        split = [split_words_with_offsets(text) for text in texts]
+        split = [split_words_with_offsets(text, self.config.tokenizer.language) for text in texts]
         rows = []
         for number, words in enumerate(split, 1):
             if len(words) > limit:
@@ -306,9 +363,13 @@ class TaggingTask:
             results.append(result)
         return results
 
+    def format_prediction(self, result: dict[str, Any]) -> str:
+        """``word/TAG`` pairs separated by spaces."""
+        return " ".join(f"{w}/{t}" for w, t in zip(result["words"], result["tags"], strict=True))
+
     def load_file(self, path: str) -> datasets.Dataset:
         """A tagged file in the recipe's format and field names, checked and tokenised."""
-        split = load_file(self.config.data, self._normalize, path)
+        split = load_file(self.config.data, self._read, self._normalize, path)
         self._limit_lengths(split, skip=False)
         self._check_tags(split)
         return self.tokenize(split.dataset)

@@ -1,9 +1,17 @@
-"""The one training loop every task uses. It knows nothing about models beyond ``model(batch).loss``.
+"""The one training loop every task uses. It knows nothing about models beyond ``model(batch)``
+returning ``loss`` (summed over what it predicts) and ``num_targets``, nor about data beyond
+:class:`TrainingBatches`.
 
 Reads top to bottom in :meth:`Trainer.fit`: resume, then per batch autocast forward, scaled backward,
-every ``grad_accum`` micro-batches clip + step + schedule; evaluate every ``eval_every`` steps (or each
-epoch), keep ``best.pt`` by the named metric, stop early after ``patience`` evaluations without
-improvement, and always leave ``last.pt`` to resume from. Running the same command again resumes.
+every ``grad_accum`` micro-batches normalise + clip + step + schedule; evaluate every ``eval_every``
+steps (or each epoch), keep ``best.pt`` by the named metric, stop early after ``patience`` evaluations
+without improvement, and always leave ``last.pt`` to resume from. Running the same command again resumes.
+
+Loss normalisation: a step's gradient is that of the summed loss of all its micro-batches on all
+ranks, divided by the number of targets they predicted together (tokens for sequence tasks, examples
+for classification; Joey NMT's ``normalization: tokens``). So a micro-batch weighs by its size, and
+``grad_accum`` or the number of ranks change nothing but memory. Losses and counts accumulate on the
+device and are read back only when a line is logged: no host sync per micro-batch.
 """
 
 from __future__ import annotations
@@ -14,10 +22,10 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -25,15 +33,43 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from nlpseq import distributed
 from nlpseq.config import TrainerConfig
-from nlpseq.training import distributed
 from nlpseq.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from nlpseq.training.optim import build_optimizer, build_scheduler
 from nlpseq.training.plots import plot_curves
 
 log = logging.getLogger("nlpseq.train")
 
-Batch = dict[str, torch.Tensor]
+Batch = dict[str, Any]
+
+
+@runtime_checkable
+class TrainingBatches(Protocol):
+    """What the trainer iterates: an epoch of batches, re-playable exactly for resuming.
+
+    Every batch is a dict of tensors with at least ``num_tokens`` (a 0-dim tensor: the input tokens it
+    holds, for throughput). Under torchrun each rank's object yields that rank's share.
+
+    A model that carries state from one batch to the next (a language model's hidden state across
+    BPTT windows) keeps the state itself and saves it through ``nn.Module.get_extra_state``, so it is
+    in every checkpoint; its batches say when to start afresh. No special case here: ``set_epoch``
+    with ``skip`` plus the restored weights and state reproduce an uninterrupted run exactly.
+    """
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Select epoch ``epoch``'s order (seeded) and drop its first ``skip`` batches (resuming)."""
+        ...
+
+    def __len__(self) -> int:
+        """Batches this rank will yield for the current epoch, after the skipped ones."""
+        ...
+
+    def __iter__(self) -> Iterator[Batch]: ...
+
+    def statistics(self) -> dict[str, float]:
+        """Plain numbers about the batches for ``results.json`` (e.g. ``padding_share``); may be empty."""
+        ...
 
 
 @dataclass
@@ -88,24 +124,22 @@ def move(batch: Batch, device: torch.device) -> Batch:
 
 @dataclass
 class Trainer:
-    """Train ``model`` on ``train_loader`` and pick the best checkpoint by ``evaluate``.
+    """Train ``model`` on ``batches`` and pick the best checkpoint by ``evaluate``.
 
     Args:
-        model: returns an object with ``.loss`` from ``model(batch)`` when the batch has targets.
-        config: optimisation, evaluation and checkpoint settings.
+        model: ``model(batch)`` returns an object with ``loss`` (summed over the batch's targets) and
+            ``num_targets`` (a tensor: how many targets it predicted).
+        config: optimisation, evaluation and checkpoint settings (``metric`` and ``metric_mode`` set).
         run_dir: where ``checkpoints/``, ``metrics.jsonl`` and ``curves.png`` go.
-        train_loader: yields dict batches; its ``batch_sampler`` has ``set_epoch(epoch, skip)`` so that
-            a resumed run sees exactly the batches it had not seen yet.
+        batches: the training data (:class:`TrainingBatches`).
         evaluate: ``evaluate(model) -> {metric: value}`` on the validation data (every rank calls it).
-        extra_state: plain data saved beside the weights in every checkpoint (e.g. label names).
     """
 
     model: nn.Module
     config: TrainerConfig
     run_dir: Path
-    train_loader: Any
+    batches: TrainingBatches
     evaluate: Callable[[nn.Module], dict[str, float]]
-    extra_state: dict[str, Any] = field(default_factory=dict)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def __post_init__(self) -> None:
@@ -115,9 +149,12 @@ class Trainer:
         self.rank, self.world = distributed.rank_and_world()
         self.model.to(self.device)
         self.precision = Precision.choose(self.config.precision, self.device)
+        if self.config.metric is None or self.config.metric_mode is None:
+            raise ValueError("trainer.metric and trainer.metric_mode must be set (the task's defaults "
+                             "are filled in when a recipe loads)")
         self.optimizer = build_optimizer(self.model, self.config)
-        batches_per_epoch = len(self.train_loader.batch_sampler.all_batches()) // max(1, self.world)
-        steps_per_epoch = max(1, math.ceil(batches_per_epoch / self.config.grad_accum))
+        self.batches.set_epoch(0)
+        steps_per_epoch = max(1, math.ceil(len(self.batches) / self.config.grad_accum))
         self.total_steps = self.config.max_steps or steps_per_epoch * self.config.max_epochs
         self.scheduler = build_scheduler(self.optimizer, self.config, self.total_steps)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scale)
@@ -148,16 +185,18 @@ class Trainer:
         show_bar = cfg.progress and self.rank == 0 and sys.stderr.isatty()
         bar = tqdm(total=self.total_steps, initial=self.state.step, disable=not show_bar,
                    dynamic_ncols=True, desc="train")
-        window_loss, window_tokens, window_start = 0.0, 0, time.perf_counter()
-        window_steps, micro = 0, 0
+        # Running sums of the current logging window, kept on the device: [loss, targets, tokens].
+        window = torch.zeros(3, dtype=torch.float64, device=self.device)
+        window_start = time.perf_counter()
+        step_targets = scale = None
+        micro = 0
         stop = False
         try:
             while not (stop or self._done()):
-                sampler = self.train_loader.batch_sampler
                 skip = self.state.batch_in_epoch
-                sampler.set_epoch(self.state.epoch, skip=skip)
-                batches_left = len(sampler)
-                for position, batch in enumerate(self.train_loader, 1):
+                self.batches.set_epoch(self.state.epoch, skip=skip)
+                batches_left = len(self.batches)
+                for position, batch in enumerate(self.batches, 1):
                     batch = move(batch, self.device)
                     last_of_epoch = position == batches_left
                     micro += 1
@@ -166,25 +205,28 @@ class Trainer:
                     quiet = self.world > 1 and not sync
                     with self.wrapped.no_sync() if quiet else contextlib.nullcontext():
                         with self.precision.autocast(self.device):
-                            loss = self.wrapped(batch).loss
-                        # Each micro-batch carries 1/grad_accum of the step (an epoch's last, shorter
-                        # accumulation steps with a slightly smaller gradient; clipping bounds it anyway).
-                        self.scaler.scale(loss / cfg.grad_accum).backward()
-                    window_loss += loss.item()
-                    window_tokens += int(batch["num_tokens"])
+                            output = self.wrapped(batch)
+                        targets = output.num_targets.detach().to(torch.float64)
+                        if micro == 1:
+                            # Backward divides by the first micro-batch's count (so fp16 gradients keep
+                            # a mean loss's magnitude); the step corrects it to the whole step's count.
+                            scale = targets.clamp(min=1.0)
+                            step_targets = torch.zeros((), dtype=torch.float64, device=self.device)
+                        self.scaler.scale(output.loss.float() / scale).backward()
+                    step_targets += targets
+                    window += torch.stack([output.loss.detach().to(torch.float64), targets,
+                                           batch["num_tokens"].to(torch.float64)])
                     if not sync:
                         continue
-                    self._optimizer_step()
+                    self._optimizer_step(scale / distributed.all_reduce_sum(step_targets) * self.world)
                     micro = 0
-                    window_steps += 1
                     self.state.batch_in_epoch = skip + position
                     self._boundary_rng = rng_state()
                     bar.update(1)
                     if self.state.step % cfg.log_every == 0 or last_of_epoch:
                         elapsed = time.perf_counter() - window_start
-                        loss_avg, tokens = distributed.all_reduce_sum(
-                            [window_loss / max(1, window_steps * cfg.grad_accum), window_tokens], self.device)
-                        loss_avg /= self.world
+                        loss_sum, target_count, tokens = distributed.all_reduce_sum(window).tolist()
+                        loss_avg = loss_sum / max(target_count, 1.0)
                         self.state.train_seconds += elapsed
                         self.state.train_tokens += int(tokens)
                         row = {"split": "train", "step": self.state.step, "epoch": self.state.epoch,
@@ -196,7 +238,7 @@ class Trainer:
                             log.info("step %d/%d epoch %d loss %.4f lr %.2e %.0f tokens/s", self.state.step,
                                      self.total_steps, self.state.epoch, loss_avg, row["lr"],
                                      row["tokens_per_s"])
-                        window_loss, window_tokens, window_steps = 0.0, 0, 0
+                        window.zero_()
                         window_start = time.perf_counter()
                     if cfg.eval_every and self.state.step % cfg.eval_every == 0:
                         paused = time.perf_counter()
@@ -223,10 +265,15 @@ class Trainer:
             bar.close()
         return self.state
 
-    def _optimizer_step(self) -> None:
+    def _optimizer_step(self, normalise: torch.Tensor) -> None:
+        """Scale gradients by ``normalise`` (a device tensor: per target over the step, see the module
+        docstring; DDP's averaging over ranks is undone in it), clip, step, schedule."""
         cfg = self.config
+        self.scaler.unscale_(self.optimizer)  # a no-op unless fp16 scaling is on
+        for param in self.model.parameters():
+            if param.grad is not None:
+                param.grad.mul_(normalise.to(param.grad.dtype))
         if cfg.grad_clip:
-            self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -291,7 +338,6 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "rng": rng or rng_state(),
             "state": asdict(self.state),
-            **self.extra_state,
         }
         if self.ema is not None:
             payload["ema"] = self.ema.state_dict()

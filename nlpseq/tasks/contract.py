@@ -1,0 +1,113 @@
+"""The task contract: what a task provides, and the only thing the trainer, ``api.py`` and the CLI call.
+
+A task is one module with one :class:`Task` subclass and one line in :data:`nlpseq.tasks.TASKS`. It
+owns everything that differs between the RNN shapes: the keys of its ``data`` and ``model`` config
+sections, reading and checking its data, its vocabularies (saved in the run folder), its batches, its
+model, its metrics, and how a prediction looks. Everything else (config parsing, the training loop,
+checkpoints, run folders, the command line) is shared and never asks which task it is serving.
+
+Life of a task object::
+
+    training:   Task(config, run_dir) -> prepare() -> build_model() -> training_batches()
+                                      -> evaluate(model, "valid") ... -> evaluate(model, "test", details)
+    inference:  Task(config, run_dir) -> restore() -> build_model() -> load weights
+                                      -> predict(model, texts) / evaluate(model, load_file(path))
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from nlpseq.config import Config, DataConfig
+from nlpseq.training.trainer import TrainingBatches
+
+__all__ = ["Task", "TrainingBatches", "model_device"]
+
+
+class Task(ABC):
+    """One task family. Subclasses set the class attributes and implement the abstract methods.
+
+    Class attributes:
+        name: the registry name (``task:`` in a recipe).
+        data_config: dataclass of the ``data`` section (extends :class:`DataConfig`).
+        model_config: dataclass of the ``model`` section.
+        metrics: every validation metric ``evaluate`` reports, with its mode (``"max"``: larger is
+            better). ``trainer.metric`` must be one of them; checked when the recipe loads.
+        default_metric: the metric that picks ``best.pt`` when the recipe names none.
+    """
+
+    name: ClassVar[str]
+    data_config: ClassVar[type[DataConfig]]
+    model_config: ClassVar[type]
+    metrics: ClassVar[dict[str, Literal["max", "min"]]]
+    default_metric: ClassVar[str]
+
+    def __init__(self, config: Config, run_dir: str | Path):
+        self.config = config
+        self.run_dir = Path(run_dir)
+
+    @classmethod
+    def metrics_for(cls, config: Config) -> tuple[dict[str, Literal["max", "min"]], str]:
+        """The metrics this recipe's evaluation reports and the default one. Most tasks always report
+        the same; a task whose metrics depend on its data (entity F1 only with a tag scheme) narrows
+        them here, so a wrong ``trainer.metric`` stops at load time."""
+        return cls.metrics, cls.default_metric
+
+    # ------------------------------------------------------------------------------ data
+    @abstractmethod
+    def prepare(self) -> None:
+        """Training: read every split, build the vocabularies from train (saved in the run folder, or
+        reloaded from it when resuming) and tokenise. Bad data raises DataError naming file and line."""
+
+    @abstractmethod
+    def restore(self) -> None:
+        """Inference: reload vocabularies and tokenizers from the run folder alone (no data)."""
+
+    @abstractmethod
+    def training_batches(self) -> TrainingBatches:
+        """The training split as :class:`TrainingBatches` (after :meth:`prepare`)."""
+
+    @abstractmethod
+    def split(self, name: str) -> Any:
+        """A prepared split (``"valid"``, ``"test"``) in the form :meth:`evaluate` takes; KeyError
+        when the data has no such split."""
+
+    @abstractmethod
+    def load_file(self, path: str) -> Any:
+        """Any file in the recipe's format and fields, checked and tokenised, for :meth:`evaluate`."""
+
+    # ------------------------------------------------------------------------------ model
+    @abstractmethod
+    def build_model(self) -> nn.Module:
+        """The model, sized from the vocabularies. ``model(batch)`` returns an output with ``loss``
+        (the loss summed over what it predicts) and ``num_targets`` (how many things it predicted:
+        tokens for sequence tasks, examples for classification); the trainer divides the first by the
+        second summed over a whole optimizer step."""
+
+    # ------------------------------------------------------------------------------ scoring
+    @abstractmethod
+    def evaluate(self, model: nn.Module, data: Any, details: bool = False) -> dict[str, Any]:
+        """Metrics of ``model`` on ``data`` (from :meth:`split` or :meth:`load_file`): at least every
+        key of :attr:`metrics`; with ``details`` also tables for ``results.json``. Every rank calls it
+        under torchrun and gets the same numbers."""
+
+    @abstractmethod
+    def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
+        """One JSON-ready result per raw input text, in order."""
+
+    @abstractmethod
+    def format_prediction(self, result: dict[str, Any]) -> str:
+        """One line of plain text for one :meth:`predict` result (``nlpseq predict --format text``)."""
+
+    def report(self, results: dict[str, Any]) -> None:  # noqa: B027  (optional hook, empty by default)
+        """Write extra files for a finished run (plots) into the run folder; rank 0 only."""
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device a model's parameters live on."""
+    return next(model.parameters()).device
