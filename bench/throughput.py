@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader
 from nlpseq.recipes import find_recipe
 from nlpseq.tasks import get_task, load_config
 from nlpseq.tasks.common import _Indexed
-from nlpseq.training.trainer import Trainer, TrainingBatches
+from nlpseq.training.batches import TrainingBatches
+from nlpseq.training.trainer import Trainer
 
 
 class ShuffledFixedSize:

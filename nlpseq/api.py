@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import random
@@ -15,12 +16,14 @@ import torch
 
 import nlpseq
 from nlpseq import distributed
-from nlpseq.config import Config, config_hash, read_yaml, save_config, to_dict
+from nlpseq.config import Config, config_hash, save_config, to_dict
 from nlpseq.errors import NlpseqError
 from nlpseq.fileio import write_json
+from nlpseq.runfolder import RunLock, check_resume, record_changes, saved_config
 from nlpseq.tasks import get_task, load_config
 from nlpseq.training.checkpoint import load_checkpoint
-from nlpseq.training.trainer import Trainer, choose_device
+from nlpseq.training.device import choose_device
+from nlpseq.training.trainer import Trainer
 
 log = logging.getLogger("nlpseq")
 
@@ -35,29 +38,34 @@ def versions() -> dict[str, str]:
             "datasets": datasets.__version__, "sentencepiece": sentencepiece.__version__}
 
 
-def train(config: Config | str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+def train(config: Config | str | Path, overrides: list[str] | None = None,
+          allow_changes: bool = False) -> dict[str, Any]:
     """Train a recipe end to end and return its ``results.json`` contents.
 
     ``config`` is a :class:`Config` or a recipe path; ``overrides`` are ``key=value`` strings.
-    Running again with the same ``run_dir`` resumes from ``checkpoints/last.pt``.
+    Running again with the same ``run_dir`` resumes from ``checkpoints/last.pt``; the config must then
+    be the run's own, except for keys that are safe on resume (``max_epochs``, ``patience``, ...) when
+    ``allow_changes`` is set. A run folder in use by another process is refused.
     """
     if not isinstance(config, Config):
         config = load_config(config, overrides)
     elif overrides:
         raise ValueError("overrides apply to recipe files; edit the Config object instead")
+    run_dir = Path(config.run_dir)
+    changes = check_resume(run_dir, saved_config(run_dir), to_dict(config), allow_changes)
     device = choose_device(config.trainer.device)
     device = distributed.setup(device.type) or device
     rank, world = distributed.rank_and_world()
-    seed_everything(config.trainer.seed)
-    run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if rank == 0:
-        previous = run_dir / "config.yaml"
-        if previous.is_file() and read_yaml(previous) != to_dict(config):
-            log.warning("%s differs from this run's config; resuming with the new one", previous)
-        save_config(config, previous)
-    distributed.barrier()
+    with RunLock(run_dir) if rank == 0 else contextlib.nullcontext():
+        if rank == 0:
+            save_config(config, run_dir / "config.yaml")
+            record_changes(run_dir, changes)
+        distributed.barrier()
+        return _train(config, run_dir, device, rank, world)
 
+
+def _train(config: Config, run_dir: Path, device: torch.device, rank: int, world: int) -> dict[str, Any]:
+    seed_everything(config.trainer.seed)
     started = time.perf_counter()
     task = get_task(config.task)(config, run_dir)
     task.prepare()
@@ -131,21 +139,31 @@ class Predictor:
 
     def evaluate(self, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
         """Metrics on a split of the recipe's data, or on ``data``, a file in the recipe's format."""
-        if data is not None:
-            dataset = self.task.load_file(str(data))
-        else:
-            self.task.prepare()
-            try:
-                dataset = self.task.split(split)
-            except KeyError:
-                raise NlpseqError(f"the recipe's data has no {split!r} split") from None
+        dataset = self.task.load_file(str(data)) if data is not None else self.task.load_split(split)
         return self.task.evaluate(self.model, dataset, details=True)
 
     def format(self, result: dict[str, Any]) -> str:
         """One :meth:`predict` result as a line of plain text (what ``nlpseq predict`` prints)."""
         return self.task.format_prediction(result)
 
+    def set_options(self, **options: Any) -> None:
+        """Task-specific options for later predict/evaluate calls (translation: ``beam_size``,
+        ``length_penalty``, ``n_best``, ``attention``, ``plot_attention``); unknown ones raise."""
+        self.task.set_options(**options)
 
-def load(run_dir: str | Path, device: str = "auto") -> Predictor:
-    """Load a run folder for prediction: ``nlpseq.load("runs/x").predict("some text")``."""
-    return Predictor(run_dir, device)
+    def generate(self, prompts: str | list[str] = "", *, max_new_tokens: int = 50, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, num_samples: int = 1, seed: int = 0,
+                 beam_size: int = 1, condition: str | None = None) -> list[dict[str, Any]]:
+        """Continue one prompt or a list of prompts (``""``: from scratch) with generated text: one dict
+        per (prompt, sample) with ``text`` (see :meth:`nlpseq.tasks.contract.Task.generate`)."""
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        return self.task.generate(self.model, prompts, max_new_tokens=max_new_tokens, temperature=temperature,
+                                  top_k=top_k, top_p=top_p, num_samples=num_samples, seed=seed,
+                                  beam_size=beam_size, condition=condition)
+
+
+def load(run_dir: str | Path, device: str = "auto", checkpoint: str = "best") -> Predictor:
+    """Load a run folder for prediction: ``nlpseq.load("runs/x").predict("some text")``.
+
+    ``checkpoint``: ``best``, ``last`` or ``averaged`` (written by ``nlpseq average``)."""
+    return Predictor(run_dir, device, checkpoint)

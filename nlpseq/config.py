@@ -16,9 +16,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +28,36 @@ from typing import Any, Literal
 import yaml
 
 from nlpseq.errors import ConfigError
+
+# ---------------------------------------------------------------------------------------------------
+# Allowed values, declared beside the fields they constrain: ``lr: float = ranged(1e-3, gt=0)``.
+# from_dict checks them when a recipe loads, one line per mistake naming the key and the range.
+
+Check = Callable[[Any], "str | None"]  # value -> what is wrong with it, or None
+
+
+def ranged(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+           lt: float | None = None) -> Any:
+    """A dataclass field whose number must lie in a range (None, where the type allows it, passes)."""
+    parts = [f"{op} {bound}" for op, bound in ((">=", ge), (">", gt), ("<=", le), ("<", lt))
+             if bound is not None]
+
+    def check(value: Any) -> str | None:
+        inside = ((ge is None or value >= ge) and (gt is None or value > gt)
+                  and (le is None or value <= le) and (lt is None or value < lt))
+        return None if inside else f"{value!r} is out of range; allowed: {' and '.join(parts)}"
+
+    return field(default=default, metadata={"check": check})
+
+
+def matching(default: str, pattern: str, what: str) -> Any:
+    """A dataclass field whose string must match ``pattern`` (``what`` describes it in the error)."""
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> str | None:
+        return None if compiled.fullmatch(value) else f"{value!r} is not {what}"
+
+    return field(default=default, metadata={"check": check})
 
 
 @dataclass
@@ -49,10 +81,10 @@ class DataConfig:
     valid_split: str | None = "validation"
     test_split: str | None = "test"
     # When the data has no validation split, carve this fraction off train (seeded).
-    valid_fraction: float = 0.1
+    valid_fraction: float = ranged(0.1, gt=0, lt=1)
     format: str = "jsonl"
     # Longest sequence (in tokens) kept for training; longer training examples are skipped and counted.
-    max_length: int = 512
+    max_length: int = ranged(512, ge=1)
     # Dataset-cache folder for ``datasets`` (None: the library default).
     cache_dir: str | None = None
 
@@ -65,15 +97,18 @@ class TokenizerConfig:
     lowercase: bool = False
     # Language of raw text, for word splitting (Moses rules with the language's non-breaking prefixes).
     language: str = "en"
+    # Word level: the text is already tokenised (PTB, WikiText): split on whitespace only, no Moses rules.
+    pre_split: bool = False
     # sentencepiece
-    vocab_size: int = 8000
+    # At least the 4 shared specials plus room for the characters of the text.
+    vocab_size: int = ranged(8000, ge=16)
     model_type: Literal["bpe", "unigram"] = "unigram"
-    character_coverage: float = 1.0
+    character_coverage: float = ranged(1.0, gt=0, le=1)
     # word / char
     # Word level: every digit becomes 0, so numbers share entries (common for tagging).
     normalize_digits: bool = False
-    min_freq: int = 1
-    max_size: int | None = None
+    min_freq: int = ranged(1, ge=1)
+    max_size: int | None = ranged(None, ge=1)
     vocab_file: str | None = None
 
 
@@ -81,11 +116,11 @@ class TokenizerConfig:
 class EmbeddingConfig:
     """Arguments of :class:`nlpseq.models.embedding.TokenEmbedding` (vocabulary size comes from data)."""
 
-    embedding_dim: int = 128
-    dropout: float = 0.0
+    embedding_dim: int = ranged(128, ge=1)
+    dropout: float = ranged(0.0, ge=0, lt=1)
     # Replace training tokens by <unk> with this probability: a regulariser, and it teaches the model
     # what to do with tokens it has never seen.
-    word_dropout: float = 0.0
+    word_dropout: float = ranged(0.0, ge=0, lt=1)
     pretrained: str | None = None  # word2vec/GloVe text file
     freeze: bool = False
 
@@ -95,10 +130,10 @@ class EncoderConfig:
     """Arguments of :class:`nlpseq.models.encoder.RNNEncoder` (input size comes from the embedding)."""
 
     rnn_type: Literal["gru", "lstm"] = "lstm"
-    hidden_size: int = 256
-    num_layers: int = 1
+    hidden_size: int = ranged(256, ge=1)
+    num_layers: int = ranged(1, ge=1)
     bidirectional: bool = True
-    dropout: float = 0.0
+    dropout: float = ranged(0.0, ge=0, lt=1)
 
 
 @dataclass
@@ -106,37 +141,44 @@ class TrainerConfig:
     """Arguments of :class:`nlpseq.training.trainer.Trainer`: optimisation, evaluation, checkpoints."""
 
     optimizer: Literal["adamw", "sgd"] = "adamw"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
+    lr: float = ranged(1e-3, gt=0, lt=1e4)
+    weight_decay: float = ranged(0.0, ge=0)
+    momentum: float = ranged(0.9, ge=0, lt=1)
     schedule: Literal["constant", "warmup_linear", "plateau"] = "constant"
-    warmup_steps: int = 0
-    plateau_factor: float = 0.5
-    plateau_patience: int = 1
-    max_epochs: int = 10
-    max_steps: int | None = None
+    warmup_steps: int = ranged(0, ge=0)
+    plateau_factor: float = ranged(0.5, gt=0, lt=1)
+    plateau_patience: int = ranged(1, ge=0)
+    max_epochs: int = ranged(10, ge=1)
+    max_steps: int | None = ranged(None, ge=1)
     # Token budget per batch (padded size: rows x longest row); ``batch_size`` caps the rows.
-    batch_tokens: int = 2048
-    batch_size: int = 64
+    batch_tokens: int = ranged(2048, ge=1)
+    batch_size: int = ranged(64, ge=1)
     # Batches are sorted by length within shuffled pools of this many batches (bucketing).
-    pool_batches: int = 50
-    grad_clip: float | None = 5.0
+    pool_batches: int = ranged(50, ge=1)
+    # Largest gradient norm (None: no clipping).
+    grad_clip: float | None = ranged(5.0, gt=0)
     # Evaluate and keep (as best.pt) an exponential moving average of the weights with this decay
     # per optimizer step (e.g. 0.998); None trains plain weights.
-    ema_decay: float | None = None
-    grad_accum: int = 1
+    ema_decay: float | None = ranged(None, gt=0, lt=1)
+    grad_accum: int = ranged(1, ge=1)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    device: str = "auto"
+    device: str = matching("auto", r"auto|cpu|cuda(:\d+)?|mps", "a device (auto, cpu, cuda, cuda:N, mps)")
     # Evaluate every N optimizer steps (None: at the end of each epoch).
-    eval_every: int | None = None
+    eval_every: int | None = ranged(None, ge=1)
+    # Also keep the weights of the last N evaluations as checkpoints/step-XXXXXXX.pt, for
+    # `nlpseq average RUN_DIR --last N` (0: keep none).
+    keep_checkpoints: int = ranged(0, ge=0)
     # The validation metric that picks best.pt; None: the task's own (each task lists its metrics).
     metric: str | None = None
     # Whether a larger metric is better; None: the task's mode for that metric.
     metric_mode: Literal["max", "min"] | None = None
-    patience: int | None = None
-    seed: int = 13
-    num_workers: int = 0
-    log_every: int = 50
+    patience: int | None = ranged(None, ge=0)
+    seed: int = ranged(13, ge=0, lt=2**63)
+    num_workers: int = ranged(0, ge=0)
+    log_every: int = ranged(50, ge=1)
+    # Stop with an error after this many optimizer steps in a row whose loss or gradient is not
+    # finite (each such step is skipped: the weights never take a NaN).
+    max_bad_steps: int = ranged(10, ge=1)
     progress: bool = True
 
 
@@ -146,7 +188,7 @@ class Config:
     :func:`parse_config`); this module knows no task."""
 
     task: str = "classification"
-    run_dir: str = "runs/default"
+    run_dir: str = matching("runs/default", r".*\S.*", "a folder name (it is empty)")
     data: Any = None
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: Any = None
@@ -207,6 +249,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -237,10 +281,15 @@ def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "",
             + ", ".join(names)
         )
     kwargs = {}
+    checks = {f.name: f.metadata.get("check") for f in dataclasses.fields(cls)}
     for name in names:
         if name not in values:
             continue
-        kwargs[name] = _coerce(values[name], (sections or {}).get(name, hints[name]), _join(prefix, name))
+        value = _coerce(values[name], (sections or {}).get(name, hints[name]), _join(prefix, name))
+        problem = checks[name](value) if checks[name] is not None and value is not None else None
+        if problem is not None:
+            raise ConfigError(f"{_join(prefix, name)}: {problem}")
+        kwargs[name] = value
     return cls(**kwargs)
 
 
@@ -268,7 +317,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         # The recipe files' loader, so "1e-3" is a float on the command line as in a file.
         value = yaml.load(raw, Loader=_YamlLoader) if raw != "" else ""
     except yaml.YAMLError as error:
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({error})") from None
+        # PyYAML's message spans lines (it draws the spot); one line is the problem and its column.
+        problem = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
+        mark = getattr(error, "problem_mark", None)
+        where = f" at column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({problem}{where})") from None
     return key.split("."), value
 
 
@@ -304,8 +357,15 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
+    raw = path.read_bytes()
     try:
-        values = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 (byte {raw[error.start]:#x} on line {line}); save the recipe "
+                          "as UTF-8") from None
+    try:
+        values = yaml.load(text, Loader=_YamlLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

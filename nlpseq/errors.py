@@ -35,3 +35,16 @@ class DataError(NlpseqError):
             where = self.path if self.line is None else f"{self.path}:{self.line}"
             where += ": "
         return f"{where}{self.message}"
+
+
+class RunError(NlpseqError):
+    """A run folder cannot be used as asked: changed config, held by another process, damaged files."""
+
+
+class TrainingDiverged(NlpseqError):
+    """The loss or the gradients stayed non-finite (NaN or infinity): training stopped, nothing saved."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler stopping the job) arrived: handled like Ctrl-C, so ``last.pt`` is saved and
+    the same command resumes. The CLI exits with 143 (128 + SIGTERM), as a terminated process does."""

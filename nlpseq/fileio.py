@@ -3,22 +3,49 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nlpseq.errors import NlpseqError
+
+# The process's umask, read once (os.umask can only be read by setting it): files written here get
+# the mode a plain open() would give them, not mkstemp's private 0600.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+TMP_SUFFIX = ".tmp"
+
+
+def temporary_name(path: Path) -> str:
+    """The prefix of the temporary files :func:`atomic_write` makes for ``path`` (``.NAME.``)."""
+    return f".{path.name}."
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    The file gets the mode the umask gives new files. A kill between the two steps leaves a
+    ``.NAME.*.tmp`` file behind, never a half-written ``path``; :func:`remove_orphans` clears them.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=temporary_name(path), suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as error:
+        raise NlpseqError(f"{path}: cannot write ({error.strerror or error})") from None
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
+    except OSError as error:  # disk full, quota, a folder made read-only meanwhile
+        Path(tmp).unlink(missing_ok=True)
+        kept = "; the previous version is kept" if path.exists() else ""
+        raise NlpseqError(f"{path}: cannot write ({error.strerror or error}){kept}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -28,5 +55,32 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def remove_orphans(folder: str | Path) -> list[Path]:
+    """Delete temporary files that an interrupted :func:`atomic_write` left in ``folder``; return them.
+
+    Only call this while no other process writes into the folder (a run holds its lock)."""
+    orphans = sorted(Path(folder).glob(f".*{TMP_SUFFIX}")) if Path(folder).is_dir() else []
+    for orphan in orphans:
+        orphan.unlink(missing_ok=True)
+    return orphans
+
+
+def strict(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None, so that it is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(v) for v in value]
+    return value
+
+
+def json_line(value: Any) -> str:
+    """One strict-JSON line (no ``NaN``/``Infinity`` tokens: those become null)."""
+    return json.dumps(strict(value), ensure_ascii=False, allow_nan=False)
+
+
 def write_json(path: str | Path, value: Any) -> None:
-    write_text(path, json.dumps(value, ensure_ascii=False, indent=1) + "\n")
+    """Write strict JSON atomically (non-finite numbers become null)."""
+    write_text(path, json.dumps(strict(value), ensure_ascii=False, indent=1, allow_nan=False) + "\n")

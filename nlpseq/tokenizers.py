@@ -67,7 +67,7 @@ class VocabTokenizer(_BatchVerbs):
     """
 
     def __init__(self, kind: str, itos: list[str], lowercase: bool = False, normalize_digits: bool = False,
-                 language: str = "en"):
+                 language: str = "en", pre_split: bool = False):
         if kind not in ("word", "char"):
             raise ValueError(f"kind must be 'word' or 'char', got {kind!r}")
         if list(itos[: len(SPECIALS)]) != list(SPECIALS):
@@ -78,6 +78,8 @@ class VocabTokenizer(_BatchVerbs):
         self.lowercase = lowercase
         self.normalize_digits = normalize_digits
         self.language = language
+        # Already-tokenised text (PTB, WikiText): whitespace splitting only; "<unk>" in it is UNK_ID.
+        self.pre_split = pre_split
         self.itos = list(itos)
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
@@ -88,6 +90,8 @@ class VocabTokenizer(_BatchVerbs):
     @property
     def splitter(self) -> str | None:
         """The name of the word-splitting rules (None for the char kind, which does not split)."""
+        if self.kind == "word" and self.pre_split:
+            return "whitespace"
         return splitter_name(self.language) if self.kind == "word" else None
 
     def _norm(self, text: str) -> str:
@@ -98,7 +102,8 @@ class VocabTokenizer(_BatchVerbs):
     def tokenize(self, text: str) -> list[str]:
         if self.kind == "char":
             return list(self._norm(text))
-        return [self._norm(word) for word in split_words(text, self.language)]
+        words = text.split() if self.pre_split else split_words(text, self.language)
+        return [self._norm(word) for word in words]
 
     def _encode(self, text: str) -> list[int]:
         return [self.stoi.get(t, UNK_ID) for t in self.tokenize(text)]
@@ -124,13 +129,14 @@ class VocabTokenizer(_BatchVerbs):
         lowercase: bool = False,
         normalize_digits: bool = False,
         language: str = "en",
+        pre_split: bool = False,
     ) -> VocabTokenizer:
         """Count units in raw ``texts`` (or pre-split ``words``) and keep the frequent ones.
 
         Ties in frequency are broken alphabetically so the same data always gives the same ids.
         """
         counts: Counter[str] = Counter()
-        probe = cls(kind, list(SPECIALS), lowercase, normalize_digits, language)
+        probe = cls(kind, list(SPECIALS), lowercase, normalize_digits, language, pre_split)
         for text in texts or ():
             counts.update(probe.tokenize(text))
         for row in words or ():
@@ -141,11 +147,12 @@ class VocabTokenizer(_BatchVerbs):
                       key=lambda u: (-counts[u], u))
         if max_size is not None:
             kept = kept[: max(0, max_size - len(SPECIALS))]
-        return cls(kind, list(SPECIALS) + kept, lowercase, normalize_digits, language)
+        return cls(kind, list(SPECIALS) + kept, lowercase, normalize_digits, language, pre_split)
 
     @classmethod
     def from_vocab_file(cls, kind: str, path: str | Path, lowercase: bool = False,
-                        normalize_digits: bool = False, language: str = "en") -> VocabTokenizer:
+                        normalize_digits: bool = False, language: str = "en",
+                        pre_split: bool = False) -> VocabTokenizer:
         """One unit per line (a second tab-separated column, e.g. a count, is ignored)."""
         path = Path(path)
         if not path.is_file():
@@ -158,7 +165,7 @@ class VocabTokenizer(_BatchVerbs):
                     raise DataError("empty vocabulary entry", path, number)
                 if unit not in SPECIALS and unit not in units:
                     units.append(unit)
-        return cls(kind, list(SPECIALS) + units, lowercase, normalize_digits, language)
+        return cls(kind, list(SPECIALS) + units, lowercase, normalize_digits, language, pre_split)
 
     def save(self, directory: str | Path, name: str = "tokenizer") -> None:
         meta: dict[str, object] = {"kind": self.kind, "lowercase": self.lowercase,
@@ -166,6 +173,8 @@ class VocabTokenizer(_BatchVerbs):
         if self.kind == "word":
             # Part of the file so that the tokenisation cache key changes with the splitting rules.
             meta.update(splitter=self.splitter, language=self.language)
+            if self.pre_split:
+                meta["pre_split"] = True
         meta["itos"] = self.itos
         write_json(Path(directory) / f"{name}.json", meta)
 
@@ -214,22 +223,11 @@ class SentencePieceTokenizer(_BatchVerbs):
         lowercase: bool = False,
     ) -> SentencePieceTokenizer:
         model = io.BytesIO()
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=(t.lower() if lowercase else t for t in texts if t.strip()),
-            model_writer=model,
-            vocab_size=vocab_size,
-            model_type=model_type,
-            character_coverage=character_coverage,
-            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-            pad_piece=PAD, unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
-            # A small corpus cannot always fill the requested size; take what it supports.
-            hard_vocab_limit=False,
-            input_sentence_size=2_000_000,
-            # The default (4192 bytes) silently drops long documents such as IMDB reviews.
-            max_sentence_length=65536,
-            shuffle_input_sentence=True,
-            minloglevel=2,
-        )
+        try:
+            _train_sentencepiece(model, texts, vocab_size, model_type, character_coverage, lowercase)
+        except RuntimeError as error:  # sentencepiece says what it could not do in its message
+            raise ConfigError(f"tokenizer: sentencepiece could not train a {vocab_size}-piece {model_type} "
+                              f"model on the training text: {str(error).strip().splitlines()[-1]}") from None
         return cls(model.getvalue(), lowercase)
 
     def save(self, directory: str | Path, name: str = "tokenizer") -> None:
@@ -237,6 +235,26 @@ class SentencePieceTokenizer(_BatchVerbs):
         (directory / f"{name}.model").write_bytes(self.model_proto)
         write_json(directory / f"{name}.json",
                     {"kind": self.kind, "lowercase": self.lowercase, "model": f"{name}.model"})
+
+
+def _train_sentencepiece(model: io.BytesIO, texts: Iterable[str], vocab_size: int, model_type: str,
+                         character_coverage: float, lowercase: bool) -> None:
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=(t.lower() if lowercase else t for t in texts if t.strip()),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+        pad_piece=PAD, unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
+        # A small corpus cannot always fill the requested size; take what it supports.
+        hard_vocab_limit=False,
+        input_sentence_size=2_000_000,
+        # The default (4192 bytes) silently drops long documents such as IMDB reviews.
+        max_sentence_length=65536,
+        shuffle_input_sentence=True,
+        minloglevel=2,
+    )
 
 
 def build_tokenizer(
@@ -256,23 +274,39 @@ def build_tokenizer(
         )
     if config.vocab_file is not None:
         return VocabTokenizer.from_vocab_file(config.kind, config.vocab_file, config.lowercase,
-                                              config.normalize_digits, config.language)
+                                              config.normalize_digits, config.language, config.pre_split)
     return VocabTokenizer.build(config.kind, texts, words, config.min_freq, config.max_size, config.lowercase,
-                                config.normalize_digits, config.language)
+                                config.normalize_digits, config.language, config.pre_split)
 
 
 def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> VocabTokenizer | SentencePieceTokenizer:
-    path = Path(directory) / f"{name}.json"
+    """The tokenizer saved as ``NAME.json`` (+ its model file) in a run folder; a missing or damaged file,
+    or one that points outside the folder, is a DataError naming it."""
+    directory = Path(directory)
+    path = directory / f"{name}.json"
     if not path.is_file():
-        raise ConfigError(f"{path}: tokenizer file not found")
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    if meta["kind"] == "sentencepiece":
-        return SentencePieceTokenizer((Path(directory) / meta["model"]).read_bytes(), meta["lowercase"])
+        raise DataError("tokenizer file missing from the run folder (was it copied whole?)", path)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        kind = meta["kind"]
+        if kind == "sentencepiece":
+            model = (directory / meta["model"]).resolve()
+            if not model.is_relative_to(directory.resolve()):
+                raise DataError(f"its model file {meta['model']!r} lies outside the run folder", path)
+            return SentencePieceTokenizer(model.read_bytes(), meta["lowercase"])
+        return _load_vocab_tokenizer(path, meta)
+    except DataError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        raise DataError(f"damaged tokenizer file ({type(error).__name__}: {error})", path) from None
+
+
+def _load_vocab_tokenizer(path: Path, meta: dict) -> VocabTokenizer:
     # A word tokenizer saved before the splitter was recorded is read as today's English rules (its
     # regex splitter no longer exists; the two agree on most text, e.g. "do n't", "it 's").
     language = meta.get("language", "en")
     tokenizer = VocabTokenizer(meta["kind"], meta["itos"], meta["lowercase"],
-                               meta.get("normalize_digits", False), language)
+                               meta.get("normalize_digits", False), language, meta.get("pre_split", False))
     saved = meta.get("splitter")
     if saved is not None and saved != tokenizer.splitter:
         log.warning("%s was built with word splitter %r but nlpseq now splits with %r: words may map to "

@@ -10,8 +10,10 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,3 +95,22 @@ def run_cli_subprocess(*args: str, stdin: str | None = None, cwd: Path = ROOT) -
     done = subprocess.run([sys.executable, "-m", "nlpseq", *args], input=stdin, capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=600)
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+class ListBatches:
+    """The trainer's TrainingBatches over a fixed list of batches: the same ones every epoch."""
+
+    def __init__(self, batches: list[dict[str, Any]]):
+        self.all, self.skip = batches, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.skip = skip
+
+    def __len__(self) -> int:
+        return len(self.all) - self.skip
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.all[self.skip:])
+
+    def statistics(self) -> dict[str, float]:
+        return {}

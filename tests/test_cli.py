@@ -137,8 +137,10 @@ def test_train_takes_a_recipe_name_from_any_folder(tmp_path: Path) -> None:
 def test_an_ambiguous_recipe_name_is_one_clear_line(tmp_path: Path) -> None:
     done = nlpseq("train", "tiny", cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip() == ("nlpseq: error: recipe 'tiny' is ambiguous: it could be "
-                                   "sentiment/tiny, tagging/tiny")
+    message = done.stderr.strip()
+    assert message.startswith("nlpseq: error: recipe 'tiny' is ambiguous: it could be ")
+    assert {"sentiment/tiny", "tagging/tiny"} <= set(message.split(": it could be ")[1].split(", "))
+    assert len(message.splitlines()) == 1
 
 
 HEAVY = ("torch", "datasets", "seqeval", "sklearn", "scipy", "matplotlib", "sentencepiece")
@@ -163,3 +165,27 @@ def test_import_nlpseq_is_light_and_names_are_lazy() -> None:
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0.1.0", "False", "True", "nlpseq.tasks"]
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    (["task=parsing"], "task: 'parsing' is not one of classification, "),
+    (["data.tag_scheme=IOB2"], "unknown key 'data.tag_scheme'; valid keys in data: corpus, hub, "),
+    (["trainer.metric=f1"], "trainer.metric: 'f1' is not a metric of this classification recipe; "
+                            "valid: accuracy, macro_f1"),
+])
+def test_recipe_mistakes_stop_before_any_data_is_read(tmp_path: Path, extra: list[str],
+                                                      expected: str) -> None:
+    # The data file does not exist: reaching it would be a different error.
+    done = nlpseq("train", "sentiment/tiny", f"data.train={tmp_path / 'missing.jsonl'}",
+                  f"run_dir={tmp_path / 'run'}", *extra)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("nlpseq: error: ") and expected in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_recipe_name_lists_the_valid_ones(tmp_path: Path) -> None:
+    done = nlpseq("train", "sentiment/nosuch", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("nlpseq: error: unknown recipe 'sentiment/nosuch'")
+    assert "sentiment/mr_bigru" in done.stderr and len(done.stderr.strip().splitlines()) == 1

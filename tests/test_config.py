@@ -141,10 +141,10 @@ def test_exponent_without_a_dot_is_a_float_in_a_file_too(tmp_path):
 
 
 def test_int_is_coerced_to_float(tmp_path):
-    config = load_config(write(tmp_path, "trainer:\n  lr: 1\n  grad_clip: 2\n"), ["data.valid_fraction=0"])
+    config = load_config(write(tmp_path, "trainer:\n  lr: 1\n  grad_clip: 2\n"), ["trainer.weight_decay=0"])
     assert config.trainer.lr == 1.0 and type(config.trainer.lr) is float
     assert config.trainer.grad_clip == 2.0 and type(config.trainer.grad_clip) is float
-    assert type(config.data.valid_fraction) is float
+    assert type(config.trainer.weight_decay) is float
 
 
 def test_unknown_top_level_key_names_it_and_the_valid_keys(tmp_path):
@@ -260,3 +260,65 @@ def test_every_recipe_loads(recipe):
     assert isinstance(config.model, task.model_config)
     assert isinstance(config.data, task.data_config)
     assert config.trainer.metric in task.metrics_for(config)[0]
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("trainer.batch_size=0", "trainer.batch_size: 0 is out of range; allowed: >= 1"),
+    ("trainer.batch_size=-1", "trainer.batch_size: -1 is out of range; allowed: >= 1"),
+    ("trainer.batch_tokens=0", "trainer.batch_tokens: 0 is out of range; allowed: >= 1"),
+    ("trainer.lr=-1", "trainer.lr: -1.0 is out of range; allowed: > 0 and < 10000.0"),
+    ("trainer.lr=1e300", "trainer.lr: 1e+300 is out of range; allowed: > 0 and < 10000.0"),
+    ("trainer.lr=.nan", "trainer.lr: expected a finite number, got nan"),
+    ("trainer.lr=.inf", "trainer.lr: expected a finite number, got inf"),
+    ("trainer.grad_accum=0", "trainer.grad_accum: 0 is out of range; allowed: >= 1"),
+    ("trainer.grad_accum=-1", "trainer.grad_accum: -1 is out of range; allowed: >= 1"),
+    ("trainer.log_every=0", "trainer.log_every: 0 is out of range; allowed: >= 1"),
+    ("trainer.eval_every=-1", "trainer.eval_every: -1 is out of range; allowed: >= 1"),
+    ("trainer.max_epochs=0", "trainer.max_epochs: 0 is out of range; allowed: >= 1"),
+    ("trainer.grad_clip=-1", "trainer.grad_clip: -1.0 is out of range; allowed: > 0"),
+    ("trainer.ema_decay=2", "trainer.ema_decay: 2.0 is out of range; allowed: > 0 and < 1"),
+    ("trainer.num_workers=-1", "trainer.num_workers: -1 is out of range; allowed: >= 0"),
+    ("trainer.seed=100000000000000000000000",
+     "trainer.seed: 100000000000000000000000 is out of range; allowed: >= 0 and < 9223372036854775808"),
+    ("trainer.device=bogus", "trainer.device: 'bogus' is not a device (auto, cpu, cuda, cuda:N, mps)"),
+    ("model.encoder.hidden_size=0", "model.encoder.hidden_size: 0 is out of range; allowed: >= 1"),
+    ("model.encoder.num_layers=0", "model.encoder.num_layers: 0 is out of range; allowed: >= 1"),
+    ("model.dropout=1.5", "model.dropout: 1.5 is out of range; allowed: >= 0 and < 1"),
+    ("data.max_length=0", "data.max_length: 0 is out of range; allowed: >= 1"),
+    ("tokenizer.vocab_size=5", "tokenizer.vocab_size: 5 is out of range; allowed: >= 16"),
+    ("run_dir=", "run_dir: '' is not a folder name (it is empty)"),
+])
+def test_values_out_of_range_are_one_line_naming_key_and_range(override: str, expected: str) -> None:
+    assert config_error(None, [override]) == expected
+
+
+def test_every_numeric_config_field_of_every_section_declares_its_range() -> None:
+    """Ranges are declared beside the fields: a new number without one is a decision to make."""
+    import dataclasses
+    import typing
+
+    from nlpseq.config import EmbeddingConfig, EncoderConfig, TokenizerConfig
+
+    sections = [TrainerConfig, TokenizerConfig, EmbeddingConfig, EncoderConfig]
+    for name in TASKS:
+        task = get_task(name)
+        sections += [task.data_config, task.model_config]
+    unbounded = []
+    for section in sections:
+        hints = typing.get_type_hints(section)
+        for item in dataclasses.fields(section):
+            numeric = hints[item.name] in (int, float, int | None, float | None)
+            if numeric and "check" not in item.metadata and item.name not in ("token_column", "tag_column"):
+                unbounded.append(f"{section.__name__}.{item.name}")
+    assert not unbounded, f"numeric fields without a declared range: {unbounded}"
+
+
+def test_a_recipe_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("task: classification\n# r\xe9sum\xe9\n".encode("latin-1"))
+    assert config_error(path, []) == f"{path}: not UTF-8 (byte 0xe9 on line 2); save the recipe as UTF-8"
+
+
+def test_plain_text_for_classification_says_it_has_no_labels() -> None:
+    assert config_error(None, ["data.format=text"]) == (
+        "data.format: 'text' is not a labelled format (jsonl, csv or tsv); plain text has no labels")

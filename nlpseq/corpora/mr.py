@@ -21,12 +21,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from nlpseq.corpora import SPLIT_SEED, check_sha256, pip_download, split_80_10_10, write_jsonl
+from nlpseq.corpora import SPLIT_SEED, download_pypi_file, split_80_10_10, write_jsonl
 from nlpseq.errors import DataError
 
 logger = logging.getLogger("nlpseq.data")
 
-REQUIREMENT = "vaderSentiment==3.3.2"
+PROJECT, FILENAME = "vaderSentiment", "vaderSentiment-3.3.2.tar.gz"
 SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
 INNER_ARCHIVE = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
 MEMBER = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
@@ -47,10 +47,9 @@ Counts: {counts}
 
 
 def download(dest: Path) -> Path:
-    """Download the pinned vaderSentiment sdist into ``dest`` and return its path."""
-    archive = pip_download(REQUIREMENT, dest, sdist=True)
-    check_sha256(archive, SHA256)
-    return archive
+    """Download the pinned vaderSentiment sdist into ``dest`` as a plain file (pip would run its
+    ``setup.py``), its SHA-256 checked before anything reads it; return its path."""
+    return download_pypi_file(PROJECT, FILENAME, SHA256, dest)
 
 
 def read_ground_truth(archive: Path) -> str:

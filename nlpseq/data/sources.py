@@ -54,7 +54,13 @@ def resolve_corpus(config: DataConfig, fetch: bool = True) -> DataConfig:
         log.info("corpus %s is not in the cache: fetching it", config.corpus)
         fetch_corpus(config.corpus)
     folder = corpus_dir(config.corpus)
-    by_stem = {Path(name).stem: str(folder / name) for name in CORPORA[config.corpus].files}
+    # A corpus may ship a split in several formats (shakespeare: train.txt and train.jsonl): a file
+    # whose suffix matches data.format wins; a split in one file only is taken as it is.
+    wanted = ".txt" if config.format == "text" else f".{config.format}"
+    by_stem: dict[str, str] = {}
+    for name in CORPORA[config.corpus].files:
+        if Path(name).stem not in by_stem or Path(name).suffix == wanted:
+            by_stem[Path(name).stem] = str(folder / name)
     filled = {split: getattr(config, split) or by_stem.get(split) for split in SPLITS}
     return replace(config, **filled)
 
@@ -97,41 +103,56 @@ def _normalised(records: Iterable[dict[str, Any]], source: str, normalize: Norma
     return kept
 
 
+def _load_one(config: DataConfig, split: str, read: Read, normalize: Normalize) -> Split | None:
+    """Split ``split`` of a resolved config, or None when the data has no such split."""
+    skipped: Counter[str] = Counter()
+    if config.hub is not None:
+        hub_split = {"train": config.train_split, "valid": config.valid_split,
+                     "test": config.test_split}[split]
+        if hub_split is None:
+            return None
+        source, rows = _iter_hub(config, hub_split)
+        records = _normalised(rows, source, normalize, skipped)
+    else:
+        path = getattr(config, split)
+        if path is None:
+            return None
+        source = str(path)
+        records = _normalised(read(source), source, normalize, skipped)
+    if not records:
+        # Hub splits too: an empty split would otherwise fail later with a bare missing-column error.
+        raise DataError("no usable examples" + (f" ({sum(skipped.values())} skipped)" if skipped else "")
+                        + ("; is the split empty?" if config.hub is not None else "; is the file empty?"),
+                        source)
+    if skipped:
+        log.warning("%s: skipped %d examples (see the warnings above for the first ones)",
+                    source, sum(skipped.values()))
+    return Split(split, source, datasets.Dataset.from_list(records), skipped)
+
+
 def load_splits(config: DataConfig, read: Read, normalize: Normalize, seed: int = 13,
                 carve_valid: bool = True) -> dict[str, Split]:
     """Load train/valid/test (test may be absent); carve valid off train when there is none."""
     config = resolve_corpus(config)
-    splits: dict[str, Split] = {}
-    for split in SPLITS:
-        skipped: Counter[str] = Counter()
-        if config.hub is not None:
-            hub_split = {"train": config.train_split, "valid": config.valid_split,
-                         "test": config.test_split}[split]
-            if hub_split is None:
-                continue
-            source, rows = _iter_hub(config, hub_split)
-            records = _normalised(rows, source, normalize, skipped)
-        else:
-            path = getattr(config, split)
-            if path is None:
-                continue
-            source = str(path)
-            records = _normalised(read(source), source, normalize, skipped)
-        if not records:
-            # Hub splits too: an empty split would otherwise fail later with a bare missing-column error.
-            raise DataError("no usable examples" + (f" ({sum(skipped.values())} skipped)"
-                                                    if skipped else "")
-                            + ("; is the split empty?" if config.hub is not None else "; is the file empty?"),
-                            source)
-        if skipped:
-            log.warning("%s: skipped %d examples (see the warnings above for the first ones)",
-                        source, sum(skipped.values()))
-        splits[split] = Split(split, source, datasets.Dataset.from_list(records), skipped)
+    splits = {name: split for name in SPLITS
+              if (split := _load_one(config, name, read, normalize)) is not None}
     if "train" not in splits:
         raise ConfigError("data: no training data; set data.corpus, data.hub or data.train")
     if "valid" not in splits and carve_valid:
         splits["train"], splits["valid"] = _carve_valid(splits["train"], config.valid_fraction, seed)
     return splits
+
+
+def load_split(config: DataConfig, read: Read, normalize: Normalize, name: str, seed: int = 13) -> Split:
+    """Split ``name`` of the recipe's data alone, to evaluate a trained run: no other split is read,
+    except the training file when the validation split was carved off it."""
+    resolved = resolve_corpus(config)
+    split = _load_one(resolved, name, read, normalize)
+    if split is not None:
+        return split
+    if name == "valid":
+        return load_splits(config, read, normalize, seed)["valid"]
+    raise DataError(f"the recipe's data has no {name!r} split")
 
 
 def load_file(config: DataConfig, read: Read, normalize: Normalize, path: str) -> Split:
@@ -173,7 +194,10 @@ def cached_map(dataset: datasets.Dataset, function: Callable[[dict[str, list]], 
 
         cache_dir = data_root() / ".cache"
     cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"data.cache_dir: cannot create {cache_dir} ({error.strerror or error})") from None
     digest = hashlib.sha256(f"{dataset._fingerprint}|{key}".encode()).hexdigest()[:20]
 
     def run() -> datasets.Dataset:

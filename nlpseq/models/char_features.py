@@ -13,17 +13,19 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from nlpseq.config import ranged
+
 
 @dataclass
 class CharFeaturesConfig:
     """Arguments of :func:`build_char_features` (the char vocabulary size comes from the data)."""
 
     kind: Literal["cnn", "lstm"] = "cnn"
-    embedding_dim: int = 30
+    embedding_dim: int = ranged(30, ge=1)
     # cnn: number of filters (= output size); lstm: hidden size per direction (output is twice it).
-    hidden_size: int = 50
-    kernel_size: int = 3
-    dropout: float = 0.0
+    hidden_size: int = ranged(50, ge=1)
+    kernel_size: int = ranged(3, ge=1)
+    dropout: float = ranged(0.0, ge=0, lt=1)
 
 
 class CharCNN(nn.Module):

@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from nlpseq.config import EmbeddingConfig, EncoderConfig
+from nlpseq.config import EmbeddingConfig, EncoderConfig, ranged
 from nlpseq.models.embedding import TokenEmbedding
 from nlpseq.models.encoder import RNNEncoder
 from nlpseq.models.pooling import Pooling
@@ -21,7 +21,7 @@ class ClassifierConfig:
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     pooling: Literal["last", "mean", "max", "attention"] = "max"
-    dropout: float = 0.3
+    dropout: float = ranged(0.3, ge=0, lt=1)
     # Loss weight per class (in label-vocabulary order), or "balanced" (inverse training frequency).
     class_weights: list[float] | Literal["balanced"] | None = None
 

@@ -9,7 +9,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from nlpseq.config import EmbeddingConfig, EncoderConfig
+from nlpseq.config import EmbeddingConfig, EncoderConfig, ranged
 from nlpseq.models.char_features import CharFeaturesConfig, build_char_features
 from nlpseq.models.crf import CRF
 from nlpseq.models.embedding import TokenEmbedding
@@ -25,11 +25,11 @@ class TaggerConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     # Size of a learned embedding of each word's shape (lower, Capitalised, UPPER, number, ...);
     # 0 turns it off. Useful when the word vocabulary is lower-cased.
-    case_embedding_dim: int = 0
+    case_embedding_dim: int = ranged(0, ge=0)
     head: Literal["crf", "softmax"] = "crf"
     # Forbid tag moves the scheme makes illegal (I-X after O in IOB2) in the CRF.
     constrain: bool = True
-    dropout: float = 0.5
+    dropout: float = ranged(0.5, ge=0, lt=1)
 
 
 @dataclass

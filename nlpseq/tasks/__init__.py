@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 TASKS: dict[str, str] = {
     "classification": "nlpseq.tasks.classification:ClassificationTask",
     "tagging": "nlpseq.tasks.tagging:TaggingTask",
+    "lm": "nlpseq.tasks.language_model:LanguageModelTask",
+    "translation": "nlpseq.tasks.translation:TranslationTask",
 }
 
 

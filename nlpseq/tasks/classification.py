@@ -13,9 +13,9 @@ import datasets
 import torch
 from torch import nn
 
-from nlpseq.config import Config, DataConfig
+from nlpseq.config import Config, DataConfig, matching
 from nlpseq.data.records import read_records
-from nlpseq.data.sources import Split, cached_map, load_file, load_splits
+from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
 from nlpseq.errors import DataError
 from nlpseq.metrics.classification import classification_metrics
 from nlpseq.models.classifier import ClassifierConfig, SequenceClassifier
@@ -25,12 +25,13 @@ from nlpseq.tasks.common import (
     id_batch,
     load_labels,
     prepare_tokenizer,
+    restore_labels,
     save_labels,
     tokenizer_key,
     training_embedding,
 )
 from nlpseq.tasks.contract import Task, model_device
-from nlpseq.tokenizers import PAD_ID
+from nlpseq.tokenizers import PAD_ID, load_tokenizer
 
 log = logging.getLogger("nlpseq.task")
 
@@ -42,7 +43,8 @@ class ClassificationDataConfig(DataConfig):
     Plain ``text`` files have no labels, so the local formats are the labelled record formats.
     """
 
-    format: Literal["jsonl", "csv", "tsv"] = "jsonl"
+    format: str = matching("jsonl", r"jsonl|csv|tsv",
+                           "a labelled format (jsonl, csv or tsv); plain text has no labels")
     text_field: str = "text"
     label_field: str = "label"
     # Hub datasets often store labels as class ids; these names replace them (in id order).
@@ -113,7 +115,7 @@ class ClassificationTask(Task):
         save_labels(self.run_dir, "labels", self.labels)
         for split in self.splits.values():
             self._check_labels(split)
-            split.dataset = self.tokenize(split.dataset)
+            split.dataset = self.tokenize(split.dataset, split.source)
 
     def _check_labels(self, split: Split) -> None:
         known = set(self.labels)
@@ -122,18 +124,29 @@ class ClassificationTask(Task):
                 raise DataError(f"label {label!r} never occurs in the training data "
                                 f"(known: {', '.join(self.labels)})", split.source, line)
 
-    def tokenize(self, dataset: datasets.Dataset) -> datasets.Dataset:
-        """Add ``input_ids`` and ``length`` (cached on disk per data + tokenizer + options)."""
+    def tokenize(self, dataset: datasets.Dataset, source: str = "input") -> datasets.Dataset:
+        """Add ``input_ids`` and ``length`` (cached on disk per data + tokenizer + options).
+
+        A text longer than ``data.max_length`` tokens keeps its first ``max_length`` tokens (a
+        sentiment label rarely hangs on the tail of a long review); how many were cut is logged.
+        """
         tokenizer, max_length = self.tokenizer, self.config.data.max_length
         label_ids = {label: i for i, label in enumerate(self.labels)}
 
         def encode(batch: dict[str, list]) -> dict[str, list]:
-            ids = [row[:max_length] or [PAD_ID] for row in tokenizer.encode(batch["text"])]
+            full = tokenizer.encode(batch["text"])
+            ids = [row[:max_length] or [PAD_ID] for row in full]
             return {"input_ids": ids, "length": [len(row) for row in ids],
+                    "truncated": [len(row) > max_length for row in full],
                     "label_id": [label_ids.get(label, -1) for label in batch["label"]]}
 
-        key = f"{tokenizer_key(self.run_dir, 'tokenizer')}|{max_length}|{self.labels}"
-        return cached_map(dataset, encode, key, self.config.data.cache_dir)
+        key = f"{tokenizer_key(self.run_dir, 'tokenizer')}|{max_length}|{self.labels}|truncated"
+        encoded = cached_map(dataset, encode, key, self.config.data.cache_dir)
+        cut = sum(encoded["truncated"])
+        if cut:
+            log.warning("%s: %d of %d texts are longer than data.max_length=%d tokens and keep their first "
+                        "%d", source, cut, len(encoded), max_length, max_length)
+        return encoded
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         batch = id_batch(rows)
@@ -226,12 +239,18 @@ class ClassificationTask(Task):
         """A labelled file in the recipe's format and field names, checked and tokenised."""
         split = load_file(self.config.data, self._read, self._normalize, path)
         self._check_labels(split)
-        return self.tokenize(split.dataset)
+        return self.tokenize(split.dataset, split.source)
 
     def restore(self) -> None:
-        """Reload tokenizer and labels from the run folder (no data needed)."""
-        self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer)
-        self.labels = load_labels(self.run_dir, "labels") or []
+        """Reload tokenizer and labels from the run folder (no data needed, nothing written)."""
+        self.tokenizer = load_tokenizer(self.run_dir, "tokenizer")
+        self.labels = restore_labels(self.run_dir, "labels")
+
+    def load_split(self, name: str) -> datasets.Dataset:
+        """Split ``name`` of the recipe's data alone, checked and tokenised (after :meth:`restore`)."""
+        split = load_split(self.config.data, self._read, self._normalize, name, self.config.trainer.seed)
+        self._check_labels(split)
+        return self.tokenize(split.dataset, split.source)
 
     def report(self, results: dict[str, Any]) -> None:
         """Draw the test (else valid) confusion matrix as ``confusion.png``."""

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from nlpseq import distributed
 from nlpseq.config import EmbeddingConfig, TokenizerConfig, TrainerConfig
 from nlpseq.data.batching import TokenBudgetBatchSampler, lengths_and_mask, pad
+from nlpseq.errors import DataError
 from nlpseq.fileio import write_json
 from nlpseq.tokenizers import PAD_ID, SentencePieceTokenizer, VocabTokenizer, build_tokenizer, load_tokenizer
 
@@ -109,8 +110,23 @@ def save_labels(run_dir: Path, name: str, labels: list[str]) -> None:
 
 
 def load_labels(run_dir: Path, name: str) -> list[str] | None:
+    """A label vocabulary saved in the run folder (None when it is not there yet)."""
     path = run_dir / f"{name}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return restore_labels(run_dir, name) if path.is_file() else None
+
+
+def restore_labels(run_dir: Path, name: str) -> list[str]:
+    """A run folder's label vocabulary; missing or damaged is one line naming the file."""
+    path = run_dir / f"{name}.json"
+    try:
+        labels = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("missing from the run folder (was it copied whole?)", path) from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise DataError(f"damaged label file ({type(error).__name__})", path) from None
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise DataError("damaged label file (expected a JSON list of label names)", path)
+    return labels
 
 
 def prepare_tokenizer(

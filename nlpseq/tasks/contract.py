@@ -11,7 +11,9 @@ Life of a task object::
     training:   Task(config, run_dir) -> prepare() -> build_model() -> training_batches()
                                       -> evaluate(model, "valid") ... -> evaluate(model, "test", details)
     inference:  Task(config, run_dir) -> restore() -> build_model() -> load weights
+                                      -> [set_options(**flags)]
                                       -> predict(model, texts) / evaluate(model, load_file(path))
+                                      / generate(model, prompts, ...)  (text-writing tasks only)
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import torch
 from torch import nn
 
 from nlpseq.config import Config, DataConfig
-from nlpseq.training.trainer import TrainingBatches
+from nlpseq.errors import ConfigError, NlpseqError
+from nlpseq.training.batches import TrainingBatches
 
 __all__ = ["Task", "TrainingBatches", "model_device"]
 
@@ -81,6 +84,15 @@ class Task(ABC):
     def load_file(self, path: str) -> Any:
         """Any file in the recipe's format and fields, checked and tokenised, for :meth:`evaluate`."""
 
+    def load_split(self, name: str) -> Any:
+        """Inference: split ``name`` of the recipe's data for :meth:`evaluate`, after :meth:`restore`.
+
+        Tasks should read that split alone and write nothing (a run folder may be read-only, and the
+        training file gone). This default prepares all the data, which works but reads every split.
+        """
+        self.prepare()
+        return self.split(name)
+
     # ------------------------------------------------------------------------------ model
     @abstractmethod
     def build_model(self) -> nn.Module:
@@ -106,6 +118,25 @@ class Task(ABC):
 
     def report(self, results: dict[str, Any]) -> None:  # noqa: B027  (optional hook, empty by default)
         """Write extra files for a finished run (plots) into the run folder; rank 0 only."""
+
+    def set_options(self, **options: Any) -> None:
+        """Task-specific inference options for later :meth:`predict` / :meth:`evaluate` calls (the CLI
+        passes only the flags the user gave, e.g. translation's ``beam_size=5``). A task that takes
+        options overrides this and hands the names it does not know back here; by default none is
+        accepted and any is one ConfigError naming it."""
+        if options:
+            flags = ", ".join("--" + name.replace("_", "-") for name in sorted(options))
+            raise ConfigError(f"{flags}: not an option of a {self.name} run")
+
+    def generate(self, model: nn.Module, prompts: list[str], *, max_new_tokens: int = 50,
+                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, num_samples: int = 1,
+                 seed: int = 0, beam_size: int = 1, condition: str | None = None) -> list[dict[str, Any]]:
+        """Continue each raw ``prompt`` (``""``: from the start symbol or the condition) with new text,
+        ``num_samples`` times, batched; ``seed`` makes sampling repeatable, ``beam_size > 1`` searches
+        instead of sampling, ``top_k`` 1 or ``temperature`` 0 is greedy. One JSON-ready dict per
+        (prompt, sample) in order, with at least ``prompt``, ``sample`` and ``text``. Only tasks that
+        write text implement it; the default says the task does not."""
+        raise NlpseqError(f"task {self.name} does not generate text")
 
 
 def model_device(model: nn.Module) -> torch.device:

@@ -21,7 +21,7 @@ from nlpseq import schemes
 from nlpseq.config import Config, DataConfig, TokenizerConfig
 from nlpseq.data.batching import pad
 from nlpseq.data.records import read_jsonl
-from nlpseq.data.sources import Split, cached_map, load_file, load_splits
+from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
 from nlpseq.data.tagged_readers import read_tagged_file
 from nlpseq.errors import DataError
 from nlpseq.metrics.tagging import entity_scores, token_accuracy
@@ -33,12 +33,13 @@ from nlpseq.tasks.common import (
     id_batch,
     load_labels,
     prepare_tokenizer,
+    restore_labels,
     save_labels,
     tokenizer_key,
     training_embedding,
 )
 from nlpseq.tasks.contract import Task, model_device
-from nlpseq.tokenizers import UNK_ID
+from nlpseq.tokenizers import UNK_ID, load_tokenizer
 
 log = logging.getLogger("nlpseq.task")
 
@@ -375,7 +376,15 @@ class TaggingTask(Task):
         return self.tokenize(split.dataset)
 
     def restore(self) -> None:
-        self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer)
+        """Reload tokenizers and tags from the run folder (no data needed, nothing written)."""
+        self.tokenizer = load_tokenizer(self.run_dir, "tokenizer")
         if self.config.model.char_features is not None:
-            self.chars = prepare_tokenizer(self.run_dir, "chars", TokenizerConfig(kind="char"))
-        self.tags = load_labels(self.run_dir, "tags") or []
+            self.chars = load_tokenizer(self.run_dir, "chars")
+        self.tags = restore_labels(self.run_dir, "tags")
+
+    def load_split(self, name: str) -> datasets.Dataset:
+        """Split ``name`` of the recipe's data alone, checked and tokenised (after :meth:`restore`)."""
+        split = load_split(self.config.data, self._read, self._normalize, name, self.config.trainer.seed)
+        self._limit_lengths(split, skip=False)
+        self._check_tags(split)
+        return self.tokenize(split.dataset)

@@ -17,15 +17,15 @@ device and are read back only when a line is logged: no host sync per micro-batc
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
+import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import torch
 from torch import nn
@@ -35,42 +35,15 @@ from tqdm import tqdm
 
 from nlpseq import distributed
 from nlpseq.config import TrainerConfig
+from nlpseq.errors import TrainingDiverged
+from nlpseq.fileio import json_line, remove_orphans
+from nlpseq.training.batches import TrainingBatches
 from nlpseq.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from nlpseq.training.device import Precision, move, raise_on_sigterm
 from nlpseq.training.optim import build_optimizer, build_scheduler
 from nlpseq.training.plots import plot_curves
 
 log = logging.getLogger("nlpseq.train")
-
-Batch = dict[str, Any]
-
-
-@runtime_checkable
-class TrainingBatches(Protocol):
-    """What the trainer iterates: an epoch of batches, re-playable exactly for resuming.
-
-    Every batch is a dict of tensors with at least ``num_tokens`` (a 0-dim tensor: the input tokens it
-    holds, for throughput). Under torchrun each rank's object yields that rank's share.
-
-    A model that carries state from one batch to the next (a language model's hidden state across
-    BPTT windows) keeps the state itself and saves it through ``nn.Module.get_extra_state``, so it is
-    in every checkpoint; its batches say when to start afresh. No special case here: ``set_epoch``
-    with ``skip`` plus the restored weights and state reproduce an uninterrupted run exactly.
-    """
-
-    def set_epoch(self, epoch: int, skip: int = 0) -> None:
-        """Select epoch ``epoch``'s order (seeded) and drop its first ``skip`` batches (resuming)."""
-        ...
-
-    def __len__(self) -> int:
-        """Batches this rank will yield for the current epoch, after the skipped ones."""
-        ...
-
-    def __iter__(self) -> Iterator[Batch]: ...
-
-    def statistics(self) -> dict[str, float]:
-        """Plain numbers about the batches for ``results.json`` (e.g. ``padding_share``); may be empty."""
-        ...
-
 
 @dataclass
 class TrainState:
@@ -85,41 +58,8 @@ class TrainState:
     evaluated_step: int = -1  # step of the latest evaluation
     train_seconds: float = 0.0
     train_tokens: int = 0
-
-
-@dataclass
-class Precision:
-    """How to run forward passes: autocast dtype (None: fp32) and whether to scale fp16 gradients."""
-
-    dtype: torch.dtype | None
-    scale: bool
-
-    @classmethod
-    def choose(cls, requested: str, device: torch.device) -> Precision:
-        if device.type != "cuda":
-            if requested in ("bf16", "fp16"):
-                log.info("precision=%s applies on CUDA only; training in fp32 on %s", requested, device)
-            return cls(None, False)
-        if requested == "auto":
-            requested = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return {"fp32": cls(None, False), "bf16": cls(torch.bfloat16, False),
-                "fp16": cls(torch.float16, True)}[requested]
-
-    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=self.dtype)
-
-
-def choose_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def move(batch: Batch, device: torch.device) -> Batch:
-    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-            for k, v in batch.items()}
+    bad_steps: int = 0  # optimizer steps in a row skipped for a non-finite loss or gradient
+    skipped_steps: int = 0  # all such steps
 
 
 @dataclass
@@ -173,7 +113,14 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------
     def fit(self) -> TrainState:
-        """Train until max_epochs / max_steps / early stopping; resume first if a checkpoint exists."""
+        """Train until max_epochs / max_steps / early stopping; resume first if a checkpoint exists.
+
+        Ctrl-C and SIGTERM save ``last.pt`` at the last optimizer step and re-raise (SIGTERM as
+        :class:`Terminated`), so the same command resumes.
+        """
+        if self.rank == 0:
+            for orphan in remove_orphans(self.checkpoint_dir) + remove_orphans(self.run_dir):
+                log.warning("removed %s, left by a run killed while writing it", orphan)
         if (self.checkpoint_dir / "last.pt").is_file():
             self.resume(self.checkpoint_dir / "last.pt")
         if self._done():
@@ -185,12 +132,15 @@ class Trainer:
         show_bar = cfg.progress and self.rank == 0 and sys.stderr.isatty()
         bar = tqdm(total=self.total_steps, initial=self.state.step, disable=not show_bar,
                    dynamic_ncols=True, desc="train")
-        # Running sums of the current logging window, kept on the device: [loss, targets, tokens].
+        # Running sums of the current logging window and of the step being accumulated, kept on the
+        # device: [loss, targets, tokens].
         window = torch.zeros(3, dtype=torch.float64, device=self.device)
+        step_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
         window_start = time.perf_counter()
-        step_targets = scale = None
+        scale = torch.ones((), dtype=torch.float64, device=self.device)
         micro = 0
         stop = False
+        previous_handler = raise_on_sigterm()
         try:
             while not (stop or self._done()):
                 skip = self.state.batch_in_epoch
@@ -211,17 +161,20 @@ class Trainer:
                             # Backward divides by the first micro-batch's count (so fp16 gradients keep
                             # a mean loss's magnitude); the step corrects it to the whole step's count.
                             scale = targets.clamp(min=1.0)
-                            step_targets = torch.zeros((), dtype=torch.float64, device=self.device)
+                            step_sums.zero_()
                         self.scaler.scale(output.loss.float() / scale).backward()
-                    step_targets += targets
-                    window += torch.stack([output.loss.detach().to(torch.float64), targets,
-                                           batch["num_tokens"].to(torch.float64)])
+                    step_sums += torch.stack([output.loss.detach().to(torch.float64), targets,
+                                              batch["num_tokens"].to(torch.float64)])
                     if not sync:
                         continue
-                    self._optimizer_step(scale / distributed.all_reduce_sum(step_targets) * self.world)
+                    step_targets = distributed.all_reduce_sum(step_sums[1].clone())
+                    stepped = self._optimizer_step(scale / step_targets * self.world)
                     micro = 0
                     self.state.batch_in_epoch = skip + position
                     self._boundary_rng = rng_state()
+                    if not stepped:
+                        continue  # a skipped step is not counted, logged or evaluated
+                    window += step_sums
                     bar.update(1)
                     if self.state.step % cfg.log_every == 0 or last_of_epoch:
                         elapsed = time.perf_counter() - window_start
@@ -263,18 +216,32 @@ class Trainer:
             raise
         finally:
             bar.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
         return self.state
 
-    def _optimizer_step(self, normalise: torch.Tensor) -> None:
+    def _optimizer_step(self, normalise: torch.Tensor) -> bool:
         """Scale gradients by ``normalise`` (a device tensor: per target over the step, see the module
-        docstring; DDP's averaging over ranks is undone in it), clip, step, schedule."""
+        docstring; DDP's averaging over ranks is undone in it), clip, step, schedule.
+
+        A step whose gradient norm is not finite (a NaN or infinite loss gives one) is skipped and
+        counted: the weights never take a NaN. ``trainer.max_bad_steps`` of them in a row stop training.
+        Returns whether the step was taken.
+        """
         cfg = self.config
         self.scaler.unscale_(self.optimizer)  # a no-op unless fp16 scaling is on
-        for param in self.model.parameters():
-            if param.grad is not None:
-                param.grad.mul_(normalise.to(param.grad.dtype))
+        grads = [param.grad for param in self.model.parameters() if param.grad is not None]
+        for grad in grads:
+            grad.mul_(normalise.to(grad.dtype))
         if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        else:
+            norm = nn.utils.get_total_norm(grads)
+        # One host read per optimizer step (GradScaler makes the same one): every rank sees the same
+        # all-reduced gradients, so all take the same decision.
+        if not bool(torch.isfinite(norm)):
+            return self._skip_step()
+        self.state.bad_steps = 0
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
@@ -283,6 +250,24 @@ class Trainer:
         if self.ema is not None:
             self.ema.update_parameters(self.model)
         self.state.step += 1
+        return True
+
+    def _skip_step(self) -> bool:
+        if self.scaler.is_enabled():  # fp16: let the scaler see the overflow and lower its scale
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.bad_steps += 1
+        self.state.skipped_steps += 1
+        log.warning("optimizer step %d skipped: the loss or gradient is not finite (%d in a row)",
+                    self.state.step + 1, self.state.bad_steps)
+        if self.state.bad_steps >= self.config.max_bad_steps:
+            raise TrainingDiverged(
+                f"training stopped at step {self.state.step}: {self.state.bad_steps} optimizer steps in a "
+                "row had a non-finite loss or gradient (NaN or infinity); checkpoints keep the last finite "
+                "weights. Lower trainer.lr, set trainer.grad_clip, or check the data "
+                "(trainer.max_bad_steps sets the limit)")
+        return False
 
     def _done(self) -> bool:
         cfg = self.config
@@ -320,6 +305,7 @@ class Trainer:
         if improved:
             self._save("best")
         self._save("last")
+        self._keep_step_checkpoint()
         if self.rank == 0:
             plot_curves(self.metrics_file, self.run_dir / "curves.png", cfg.metric)
         if cfg.patience is not None and self.state.bad_evals > cfg.patience:
@@ -331,6 +317,11 @@ class Trainer:
     def _save(self, name: str, rng: dict[str, Any] | None = None) -> None:
         if self.rank != 0:
             return
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            # Reachable with finite gradients and a huge learning rate; never write such weights.
+            raise TrainingDiverged(f"training stopped at step {self.state.step}: the weights are no longer "
+                                   f"finite (NaN or infinity), so {name}.pt was not written; lower "
+                                   "trainer.lr")
         payload = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -344,6 +335,18 @@ class Trainer:
             if name == "best":  # what inference loads: the averaged weights that were evaluated
                 payload["model"] = self.ema.module.state_dict()
         save_checkpoint(self.checkpoint_dir / f"{name}.pt", payload)
+
+    def _keep_step_checkpoint(self) -> None:
+        """With ``keep_checkpoints`` N: the evaluated weights as ``step-XXXXXXX.pt`` (weights and state
+        only, written atomically), the oldest beyond N removed; ``nlpseq average`` reads them."""
+        keep = self.config.keep_checkpoints
+        if not keep or self.rank != 0:
+            return
+        model = self.ema.module if self.ema is not None else self.model
+        save_checkpoint(self.checkpoint_dir / f"step-{self.state.step:07d}.pt",
+                        {"model": model.state_dict(), "state": asdict(self.state)})
+        for old in sorted(self.checkpoint_dir.glob("step-*.pt"))[:-keep]:
+            old.unlink(missing_ok=True)
 
     def resume(self, path: Path) -> None:
         payload = load_checkpoint(path, map_location=self.device)
@@ -363,10 +366,9 @@ class Trainer:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self.metrics_file.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(_plain(row)) + "\n")
+            handle.write(json_line(_plain(row)) + "\n")
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     """Keep JSON-friendly scalars only (per-class tables go to results.json, not the curve log)."""
     return {k: v for k, v in row.items() if isinstance(v, int | float | str) or v is None}
-
