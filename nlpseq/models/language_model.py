@@ -1,0 +1,203 @@
+"""A recurrent language model: embedding -> stacked unidirectional RNNEncoders -> tied output layer.
+
+Layers are one-layer :class:`~nlpseq.models.encoder.RNNEncoder` s stacked here, so that the dropout
+between them is locked (one mask per sequence) and the hidden-to-hidden matrices can take weight drop;
+the last layer's output is projected to the embedding size when the two differ, so the output layer can
+share the embedding matrix (Press & Wolf 2017).
+
+State: a list with one RNN state per layer (``h [1, B, H]`` or ``(h, c)``). Training on a stream
+carries it from window to window inside the model (``carried``; saved with ``get_extra_state``, so it is
+in every checkpoint and a resumed run continues exactly); a batch with ``reset`` starts afresh (from the
+condition when there is one). :meth:`score` takes and returns the state explicitly and never touches
+the carried one, so evaluating in the middle of an epoch changes nothing in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nlpseq.config import ranged
+from nlpseq.models.encoder import RNNEncoder, State
+from nlpseq.models.regularization import LockedDropout, WeightDrop, embedding_dropout
+from nlpseq.tokenizers import BOS_ID, PAD_ID
+
+LayerStates = list[State]
+
+
+@dataclass
+class LMEncoderConfig:
+    """The recurrent layers (always left to right): ``dropout`` is locked dropout between layers."""
+
+    rnn_type: Literal["gru", "lstm"] = "lstm"
+    hidden_size: int = ranged(256, ge=1)
+    num_layers: int = ranged(2, ge=1)
+    dropout: float = ranged(0.0, ge=0, lt=1)
+    # DropConnect on the hidden-to-hidden matrices (AWD-LSTM), drawn once per window.
+    weight_drop: float = ranged(0.0, ge=0, lt=1)
+
+
+@dataclass
+class LanguageModelConfig:
+    """The ``model`` section of an ``lm`` recipe (keys match :class:`LanguageModel`'s arguments)."""
+
+    embedding_dim: int = ranged(256, ge=1)
+    encoder: LMEncoderConfig = field(default_factory=LMEncoderConfig)
+    # Share the embedding matrix with the output layer (a projection bridges a hidden size that differs).
+    tie_weights: bool = True
+    # Locked dropout on the embedded inputs and on the last layer's outputs.
+    input_dropout: float = ranged(0.0, ge=0, lt=1)
+    output_dropout: float = ranged(0.0, ge=0, lt=1)
+    # Drop whole word types from the embedding matrix (AWD-LSTM's dropoute).
+    embedding_dropout: float = ranged(0.0, ge=0, lt=1)
+    # Conditioning on one categorical value (data.condition_field): its embedding size (0: none) and
+    # whether it is also concatenated to every input, not only used to initialise the state.
+    condition_dim: int = ranged(32, ge=1)
+    condition_every_step: bool = False
+
+
+@dataclass
+class LMOutput:
+    loss: torch.Tensor  # summed over predicted tokens
+    num_targets: torch.Tensor
+    logits: torch.Tensor | None = None
+
+
+class LanguageModel(nn.Module):
+    """Next-token model. ``input_ids [B, T]`` -> ``logits [B, T, V]``.
+
+    Args:
+        vocab_size: tokenizer size (ids 0 <pad> and 2 <s> are never predicted: their logits are -inf).
+        num_conditions: number of condition values (0: an unconditioned model).
+        other arguments: see :class:`LanguageModelConfig`.
+    """
+
+    def __init__(self, vocab_size: int, embedding_dim: int = 256, encoder: LMEncoderConfig | None = None,
+                 tie_weights: bool = True, input_dropout: float = 0.0, output_dropout: float = 0.0,
+                 embedding_dropout: float = 0.0, condition_dim: int = 32, condition_every_step: bool = False,
+                 num_conditions: int = 0):
+        super().__init__()
+        encoder = encoder or LMEncoderConfig()
+        self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        self.embedding_dropout = embedding_dropout
+        self.input_dropout = LockedDropout(input_dropout)
+        self.between_dropout = LockedDropout(encoder.dropout)
+        self.output_dropout = LockedDropout(output_dropout)
+        self.rnn_type = encoder.rnn_type
+        self.num_conditions = num_conditions
+        self.condition_every_step = condition_every_step and num_conditions > 0
+        self.condition = nn.Embedding(num_conditions, condition_dim) if num_conditions else None
+        layers = []
+        size = embedding_dim + (condition_dim if self.condition_every_step else 0)
+        for _ in range(encoder.num_layers):
+            layer = RNNEncoder(size, encoder.hidden_size, num_layers=1, rnn_type=encoder.rnn_type,
+                               bidirectional=False, dropout=0.0)
+            if encoder.weight_drop > 0:
+                layer.rnn = WeightDrop(layer.rnn, encoder.weight_drop)
+            layers.append(layer)
+            size = encoder.hidden_size
+        self.layers = nn.ModuleList(layers)
+        self.hidden_size = encoder.hidden_size
+        # A linear bridge from the condition to every layer's initial state (h, and c for an LSTM).
+        parts = 2 if encoder.rnn_type == "lstm" else 1
+        self.bridge = (nn.Linear(condition_dim, parts * encoder.num_layers * encoder.hidden_size)
+                       if num_conditions else None)
+        self.projection = (nn.Linear(encoder.hidden_size, embedding_dim, bias=False)
+                           if tie_weights and encoder.hidden_size != embedding_dim else None)
+        self.output = nn.Linear(embedding_dim if self.projection is not None else encoder.hidden_size,
+                                vocab_size)
+        nn.init.zeros_(self.output.bias)
+        if tie_weights:
+            self.output.weight = self.embedding.weight
+        never = torch.zeros(vocab_size, dtype=torch.bool)
+        never[[PAD_ID, BOS_ID]] = True
+        self.register_buffer("never_predicted", never, persistent=False)
+        self.carried: LayerStates | None = None
+
+    # ------------------------------------------------------------------------------ state
+    def initial_state(self, batch_size: int, condition: torch.Tensor | None = None) -> LayerStates | None:
+        """The state a sequence starts from: None (zeros) without a condition, else the bridge's
+        output for ``condition [B]`` (ids)."""
+        if self.bridge is None or condition is None:
+            return None
+        flat = torch.tanh(self.bridge(self.condition(condition)))  # [B, parts * L * H]
+        parts = 2 if self.rnn_type == "lstm" else 1
+        pieces = flat.view(batch_size, len(self.layers), parts, self.hidden_size)
+        states: LayerStates = []
+        for layer in range(len(self.layers)):
+            h = pieces[:, layer, 0].unsqueeze(0).contiguous()
+            states.append((h, pieces[:, layer, 1].unsqueeze(0).contiguous()) if parts == 2 else h)
+        return states
+
+    @staticmethod
+    def detach_state(state: LayerStates | None) -> LayerStates | None:
+        if state is None:
+            return None
+        return [tuple(s.detach() for s in layer) if isinstance(layer, tuple) else layer.detach()
+                for layer in state]
+
+    @staticmethod
+    def select_state(state: LayerStates, index: torch.Tensor) -> LayerStates:
+        """Rows ``index [N]`` of every layer's state (batch is dim 1): beam reordering, sample fan-out."""
+        return [tuple(s.index_select(1, index) for s in layer) if isinstance(layer, tuple)
+                else layer.index_select(1, index) for layer in state]
+
+    def get_extra_state(self) -> dict:
+        return {"carried": self.carried}
+
+    def set_extra_state(self, state: dict) -> None:
+        carried = state.get("carried")
+        self.carried = [tuple(layer) if isinstance(layer, list | tuple) else layer
+                        for layer in carried] if carried is not None else None
+
+    # ------------------------------------------------------------------------------ forward
+    def score(self, input_ids: torch.Tensor, state: LayerStates | None = None,
+              condition: torch.Tensor | None = None, lengths: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, LayerStates]:
+        """``input_ids [B, T]`` from ``state`` -> (``logits [B, T, V]``, the state after the last token).
+
+        ``condition [B]`` (ids) feeds every step when the model was built so; the initial state from a
+        condition comes from :meth:`initial_state`. ``lengths [B]`` marks right padding: the returned
+        state is then each row's state after its last real token.
+        """
+        embedded = embedding_dropout(self.embedding, input_ids, self.embedding_dropout, self.training)
+        x = self.input_dropout(embedded)
+        if self.condition_every_step:
+            if condition is None:
+                raise ValueError("this model was trained with a condition at every step; give one")
+            cond = self.condition(condition)[:, None, :].expand(-1, x.size(1), -1)
+            x = torch.cat([x, cond], dim=-1)
+        new_state: LayerStates = []
+        for index, layer in enumerate(self.layers):
+            if index > 0:
+                x = self.between_dropout(x)
+            out = layer(x, lengths, None if state is None else state[index])
+            x = out.outputs
+            new_state.append(out.state)
+        x = self.output_dropout(x)
+        if self.projection is not None:
+            x = self.projection(x)
+        logits = self.output(x).masked_fill(self.never_predicted, float("-inf"))
+        return logits, new_state
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> LMOutput:
+        """Training on a window (stream) or on padded documents: summed cross-entropy over targets
+        (``targets [B, T]``, -100 where nothing is predicted)."""
+        input_ids, targets = batch["input_ids"], batch["targets"]
+        condition = batch.get("condition")
+        if bool(batch["reset"]) or self.carried is None:
+            state = self.initial_state(input_ids.size(0), condition)
+        else:
+            state = self.carried
+        logits, new_state = self.score(input_ids, state, condition, batch.get("lengths"))
+        # Detached: gradients stop at the window edge (truncated BPTT).
+        self.carried = self.detach_state(new_state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1),
+                               ignore_index=-100, reduction="sum")
+        return LMOutput(loss, (targets != -100).sum())

@@ -1,0 +1,357 @@
+"""One-to-many task: language modelling and text generation, optionally conditioned on one value.
+
+Two ways to batch, ``data.line_mode``:
+
+- ``stream`` (PTB, WikiText, running text): every line's tokens plus ``</s>`` form one stream, cut into
+  ``trainer.batch_size`` columns and ``data.bptt`` windows (:mod:`nlpseq.data.stream`); the model
+  carries its hidden state across windows. Evaluation runs over the whole stream the same way with
+  ``data.eval_batch_size`` columns.
+- ``document`` (required with ``data.condition_field``): every line / record is one example,
+  ``<s> tokens`` -> ``tokens </s>``, batched by length like classification; each starts from the state
+  its condition gives (a linear bridge from the condition's embedding), or from zeros.
+
+Metrics: ``perplexity`` (exp of the mean loss per predicted token, ``</s>`` included); char models also
+``bpc`` (mean loss / ln 2 per character, the newline ``</s>`` included); sentencepiece models also
+``word_perplexity`` (the same total loss spread over whitespace words + ``</s>``, comparable across
+tokenizers).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Literal
+
+import datasets
+import torch
+from torch import nn
+
+from nlpseq.config import Config, DataConfig, ranged
+from nlpseq.data.records import read_records
+from nlpseq.data.sources import load_file, load_splits
+from nlpseq.data.stream import StreamBatches
+from nlpseq.errors import ConfigError, DataError, NlpseqError
+from nlpseq.models.generation import beam_search, sample
+from nlpseq.models.language_model import LanguageModel, LanguageModelConfig
+from nlpseq.tasks.common import BucketedBatches, id_batch, load_labels, prepare_tokenizer, save_labels
+from nlpseq.tasks.contract import Task, model_device
+from nlpseq.tokenizers import BOS_ID, EOS_ID
+
+log = logging.getLogger("nlpseq.task")
+
+
+@dataclass
+class LMDataConfig(DataConfig):
+    """The ``data`` section of an ``lm`` recipe: the shared keys plus the text and batching options."""
+
+    format: Literal["text", "jsonl"] = "text"
+    text_field: str = "text"
+    # A categorical value per record (e.g. a genre) the model is conditioned on; needs line_mode document.
+    condition_field: str | None = None
+    line_mode: Literal["stream", "document"] = "stream"
+    # Stream mode: truncated-BPTT window length, AWD-LSTM's randomised lengths, evaluation columns.
+    bptt: int = ranged(35, ge=1)
+    random_bptt: bool = False
+    eval_batch_size: int = ranged(10, ge=1)
+
+    def __post_init__(self) -> None:
+        # Checked when the recipe loads, so the error names the recipe file before any data is read.
+        if self.condition_field is not None and self.line_mode != "document":
+            raise ConfigError("data.condition_field needs data.line_mode: document (a stream column "
+                              "would run across documents of different conditions)")
+
+
+@dataclass
+class LMData:
+    """A prepared split: the id stream (stream mode) or the tokenised documents (document mode),
+    plus the counts the metrics need."""
+
+    source: str
+    tokens: int  # tokens incl. one </s> per line or document
+    words: int  # whitespace words incl. one </s> per line or document
+    ids: torch.Tensor | None = None
+    documents: datasets.Dataset | None = None
+
+
+class LanguageModelTask(Task):
+    name: ClassVar[str] = "lm"
+    data_config: ClassVar[type[DataConfig]] = LMDataConfig
+    model_config: ClassVar[type] = LanguageModelConfig
+    metrics: ClassVar[dict[str, Literal["max", "min"]]] = {"perplexity": "min", "bpc": "min",
+                                                           "word_perplexity": "min"}
+    default_metric: ClassVar[str] = "perplexity"
+
+    @classmethod
+    def metrics_for(cls, config: Config) -> tuple[dict[str, Literal["max", "min"]], str]:
+        kind = config.tokenizer.kind
+        if kind == "char":
+            return {"bpc": "min", "perplexity": "min"}, "bpc"
+        if kind == "sentencepiece":
+            return {"perplexity": "min", "word_perplexity": "min"}, "perplexity"
+        return {"perplexity": "min"}, "perplexity"
+
+    def __init__(self, config: Config, run_dir: Any):
+        super().__init__(config, run_dir)
+        self.splits: dict[str, LMData] = {}
+        self.conditions: list[str] = []
+        self._skipped = 0
+
+    # ---------------------------------------------------------------------------------- data
+    def _normalize(self, record: dict[str, Any], source: str) -> dict[str, Any] | None:
+        data: LMDataConfig = self.config.data
+        line = record.get("line")
+        if data.text_field not in record:
+            raise DataError(f"missing field {data.text_field!r} (data.text_field)", source, line)
+        text = record[data.text_field]
+        if not isinstance(text, str):
+            raise DataError(f"field {data.text_field!r} must be a string, got {type(text).__name__}",
+                            source, line)
+        if not text.strip():
+            return None  # blank lines separate paragraphs (WikiText); they hold nothing to predict
+        out = {"text": text}
+        if data.condition_field is not None:
+            value = record.get(data.condition_field)
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                raise DataError(f"field {data.condition_field!r} (data.condition_field) must be a string "
+                                f"or integer, got {value!r}", source, line)
+            out["condition"] = str(value)
+        return out
+
+    def _read(self, path: str) -> Iterable[dict[str, Any]]:
+        return read_records(path, self.config.data.format, self.config.data.text_field)
+
+    def prepare(self) -> None:
+        """Load the splits, build (or reload) the tokenizer and conditions, tokenise every split."""
+        data: LMDataConfig = self.config.data
+        splits = load_splits(data, self._read, self._normalize, self.config.trainer.seed)
+        train = splits["train"].dataset
+        self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer,
+                                           texts=lambda: iter(train["text"]))
+        if data.condition_field is not None:
+            self.conditions = load_labels(self.run_dir, "conditions") or sorted(set(train["condition"]))
+            save_labels(self.run_dir, "conditions", self.conditions)
+        self.splits = {name: self._prepare_split(split.dataset, split.source)
+                       for name, split in splits.items()}
+        for name, split in self.splits.items():
+            log.info("%s: %d tokens, %d words (with </s>) from %s", name, split.tokens, split.words,
+                     split.source)
+
+    def _prepare_split(self, dataset: datasets.Dataset, source: str) -> LMData:
+        data: LMDataConfig = self.config.data
+        texts = dataset["text"]
+        encoded = self.tokenizer.encode(texts)
+        words = sum(len(text.split()) + 1 for text in texts)
+        if data.line_mode == "stream":
+            stream = [token for row in encoded for token in (*row, EOS_ID)]
+            return LMData(source, len(stream), words, ids=torch.tensor(stream, dtype=torch.long))
+        known = {value: i for i, value in enumerate(self.conditions)}
+        rows: dict[str, list] = {"input_ids": [], "targets": [], "length": []}
+        if self.conditions:
+            rows["condition"] = []
+            for value, line in zip(dataset["condition"], dataset["line"], strict=True):
+                if value not in known:
+                    raise DataError(f"condition {value!r} never occurs in the training data (known: "
+                                    f"{', '.join(self.conditions)})", source, line)
+                rows["condition"].append(known[value])
+        for ids in encoded:
+            ids = ids[: data.max_length]
+            rows["input_ids"].append([BOS_ID, *ids])
+            rows["targets"].append([*ids, EOS_ID])
+            rows["length"].append(len(ids) + 1)
+        tokens = sum(rows["length"])
+        return LMData(source, tokens, words, documents=datasets.Dataset.from_dict(rows))
+
+    def _collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = id_batch(rows)
+        targets = torch.full_like(batch["input_ids"], -100)
+        for i, row in enumerate(rows):
+            targets[i, : len(row["targets"])] = torch.tensor(row["targets"])
+        batch["targets"] = targets
+        batch["reset"] = torch.tensor(True)
+        if "condition" in rows[0]:
+            batch["condition"] = torch.tensor([row["condition"] for row in rows])
+        return batch
+
+    def _documents(self, dataset: datasets.Dataset, train: bool) -> BucketedBatches:
+        return BucketedBatches(dataset, dataset["length"], self._collate, self.config.trainer, train)
+
+    def training_batches(self) -> StreamBatches | BucketedBatches:
+        data: LMDataConfig = self.config.data
+        train = self.splits["train"]
+        if train.ids is not None:
+            columns = self.config.trainer.batch_size
+            if train.ids.numel() < 2 * columns:
+                raise DataError(f"{train.tokens} training tokens are too few for {columns} stream columns "
+                                "(trainer.batch_size) of at least 2 tokens", train.source)
+            return StreamBatches(train.ids, self.config.trainer.batch_size, data.bptt, data.random_bptt,
+                                 self.config.trainer.seed)
+        return self._documents(train.documents, train=True)
+
+    def split(self, name: str) -> LMData:
+        return self.splits[name]
+
+    def load_file(self, path: str) -> LMData:
+        """Any file in the recipe's format and fields, tokenised like the recipe's splits."""
+        split = load_file(self.config.data, self._read, self._normalize, path)
+        return self._prepare_split(split.dataset, split.source)
+
+    def restore(self) -> None:
+        self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer)
+        self.conditions = load_labels(self.run_dir, "conditions") or []
+
+    # ---------------------------------------------------------------------------------- model
+    def build_model(self) -> LanguageModel:
+        cfg: LanguageModelConfig = self.config.model
+        arguments = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+        return LanguageModel(self.tokenizer.vocab_size, **arguments, num_conditions=len(self.conditions))
+
+    # ---------------------------------------------------------------------------------- scoring
+    @torch.no_grad()
+    def total_loss(self, model: nn.Module, data: LMData, condition: str | None = None) -> tuple[float, int]:
+        """(summed loss, predicted tokens) of ``data``; ``condition`` forces one condition value on every
+        document instead of each one's own. Never touches the model's carried training state."""
+        device = model_device(model)
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        count = 0
+        if data.ids is not None:
+            state = None
+            # A split shorter than 2 tokens per column is scored with fewer columns.
+            columns = max(1, min(self.config.data.eval_batch_size, data.ids.numel() // 2))
+            batches = StreamBatches(data.ids, columns, self.config.data.bptt, rank=0, world=1)
+            for batch in batches:
+                logits, state = model.score(batch["input_ids"].to(device), state)
+                total += nn.functional.cross_entropy(logits.flatten(0, 1).float(),
+                                                     batch["targets"].to(device).flatten(), reduction="sum")
+            return total.item(), batches.num_targets
+        forced = None if condition is None else self._condition_id(condition)
+        for batch in self._documents(data.documents, train=False):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            cond = batch.get("condition")
+            if forced is not None:
+                cond = torch.full_like(cond, forced)
+            state = model.initial_state(batch["input_ids"].size(0), cond)
+            logits, _ = model.score(batch["input_ids"], state, cond, batch["lengths"])
+            total += nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch["targets"].flatten(),
+                                                 ignore_index=-100, reduction="sum")
+            count += int((batch["targets"] != -100).sum())
+        return total.item(), count
+
+    def _metrics(self, loss: float, count: int, data: LMData) -> dict[str, float]:
+        per_token = loss / max(count, 1)
+        metrics = {"loss": per_token, "perplexity": math.exp(per_token), "tokens": count}
+        kind = self.config.tokenizer.kind
+        if kind == "char":
+            metrics["bpc"] = per_token / math.log(2)
+        if kind == "sentencepiece":
+            # Loss per token times tokens per word: the whole text's loss spread over its words.
+            metrics["word_perplexity"] = math.exp(per_token * data.tokens / max(data.words, 1))
+        return metrics
+
+    def evaluate(self, model: nn.Module, data: LMData, details: bool = False) -> dict[str, Any]:
+        """Perplexity (and bpc / word perplexity) under each document's own condition; with ``details``
+        and conditions, also the perplexity of each condition's documents under every forced one."""
+        was_training = model.training
+        model.eval()
+        try:
+            metrics = self._metrics(*self.total_loss(model, data), data)
+            if details and self.conditions and data.documents is not None:
+                metrics["perplexity_by_condition"] = self.condition_table(model, data)
+        finally:
+            model.train(was_training)
+        return metrics
+
+    def condition_table(self, model: nn.Module, data: LMData, limit: int = 100
+                        ) -> dict[str, dict[str, float]]:
+        """``{true value: {forced value: perplexity}}`` over the first ``limit`` documents of each true
+        value (a cap, so that scoring under every condition stays a fraction of training time)."""
+        table: dict[str, dict[str, float]] = {}
+        conditions = data.documents["condition"]
+        for true_id, true_value in enumerate(self.conditions):
+            keep = [i for i, c in enumerate(conditions) if c == true_id][:limit]
+            if not keep:
+                continue
+            subset = LMData(data.source, 0, 0, documents=data.documents.select(keep))
+            table[true_value] = {}
+            for forced in self.conditions:
+                loss, count = self.total_loss(model, subset, forced)
+                table[true_value][forced] = math.exp(loss / max(count, 1))
+        return table
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
+        """The perplexity of each raw text as one document (``<s> text </s>``; after ``</s>`` in stream
+        mode). A conditioned model scores it under every condition and names the likeliest one."""
+        device = model_device(model)
+        start = BOS_ID if self.config.data.line_mode == "document" else EOS_ID
+        values = self.conditions or [None]
+        results: list[dict[str, Any]] = []
+        for text in texts:
+            ids = self.tokenizer.encode(text)
+            if not ids:
+                results.append({"tokens": 0, "perplexity": None})
+                continue
+            rows = len(values)
+            inputs = torch.tensor([[start, *ids]] * rows, device=device)
+            targets = torch.tensor([[*ids, EOS_ID]] * rows, device=device)
+            cond = torch.arange(rows, device=device) if self.conditions else None
+            logits, _ = model.score(inputs, model.initial_state(rows, cond), cond)
+            losses = nn.functional.cross_entropy(logits.transpose(1, 2).float(), targets,
+                                                 reduction="none").mean(1)
+            result: dict[str, Any] = {"tokens": len(ids) + 1, "perplexity": math.exp(losses.min().item())}
+            if self.conditions:
+                result["condition"] = self.conditions[int(losses.argmin())]
+                result["perplexity_by_condition"] = {value: math.exp(loss) for value, loss
+                                                     in zip(self.conditions, losses.tolist(), strict=True)}
+            results.append(result)
+        return results
+
+    def format_prediction(self, result: dict[str, Any]) -> str:
+        """``perplexity`` (and ``<TAB>condition`` for a conditioned model); empty input: empty line."""
+        if result["perplexity"] is None:
+            return ""
+        condition = f"\t{result['condition']}" if "condition" in result else ""
+        return f"{result['perplexity']:.2f}{condition}"
+
+    # ---------------------------------------------------------------------------------- generation
+    def _condition_id(self, value: str) -> int:
+        if value not in self.conditions:
+            known = ", ".join(self.conditions) if self.conditions else "none: this model is unconditioned"
+            raise NlpseqError(f"unknown condition {value!r}; known conditions: {known}")
+        return self.conditions.index(value)
+
+    @torch.no_grad()
+    def generate(self, model: nn.Module, prompts: list[str], *, max_new_tokens: int = 50,
+                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, num_samples: int = 1,
+                 seed: int = 0, beam_size: int = 1, condition: str | None = None) -> list[dict[str, Any]]:
+        """Continue each prompt ``num_samples`` times, all rows in one batch; see the contract."""
+        if self.conditions and condition is None:
+            raise NlpseqError(f"this model is conditioned: give a condition (one of "
+                              f"{', '.join(self.conditions)})")
+        if condition is not None and not self.conditions:
+            raise NlpseqError("this model is unconditioned: it takes no condition")
+        if beam_size > 1 and num_samples > 1:
+            raise NlpseqError("beam search finds one continuation per prompt: use num_samples 1")
+        device = model_device(model)
+        start = BOS_ID if self.config.data.line_mode == "document" else EOS_ID
+        encoded = [[start, *self.tokenizer.encode(p)] for p in prompts]
+        rows = [ids for ids in encoded for _ in range(num_samples)]
+        cond = None
+        if condition is not None:
+            cond = torch.full((len(rows),), self._condition_id(condition), dtype=torch.long, device=device)
+        model.eval()
+        if beam_size > 1:
+            outputs = beam_search(model, rows, stop_id=EOS_ID, max_new_tokens=max_new_tokens,
+                                  beam_size=beam_size, condition=cond)
+        else:
+            generator = torch.Generator(device=device).manual_seed(seed)
+            outputs = sample(model, rows, stop_id=EOS_ID, max_new_tokens=max_new_tokens,
+                             temperature=temperature, top_k=top_k, top_p=top_p, condition=cond,
+                             generator=generator)
+        results = []
+        for index, output in enumerate(outputs):
+            results.append({"prompt": prompts[index // num_samples], "sample": index % num_samples,
+                            "text": self.tokenizer.decode(output.tokens), "tokens": output.tokens,
+                            "token_logprobs": output.logprobs, "stopped": output.stopped})
+        return results
