@@ -1,0 +1,345 @@
+"""Many-to-many, unsynced: translation with an attention encoder-decoder (French -> English and others).
+
+Data are sentence pairs (:mod:`nlpseq.data.parallel`: aligned ``PREFIX.src``/``PREFIX.tgt`` files, TSV,
+JSONL, hub ``translation`` objects); subwords come from sentencepiece trained on the training split,
+one model per side (``source.model``, ``target.model`` in the run folder) or one joint model
+(``joint.model``, ``data.joint_vocabulary: true``, which also shares the embeddings). Output is the
+target model's own detokenisation; raw input to ``predict`` is taken as typed (no pre-splitting).
+
+Validation scores greedy output (cheap) and picks ``best.pt`` by BLEU; with ``details`` (the test split
+in ``results.json``) it scores greedy AND beam search, with sacreBLEU signatures.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from itertools import chain
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import datasets
+import torch
+from torch import nn
+
+from nlpseq.config import Config, DataConfig, ranged
+from nlpseq.data.batching import pad
+from nlpseq.data.parallel import pair_fields, parallel_paths, read_pairs
+from nlpseq.data.sources import Split, cached_map, load_file, load_splits
+from nlpseq.errors import ConfigError, DataError
+from nlpseq.metrics.translation import translation_metrics
+from nlpseq.models.search import Hypothesis, beam_search, greedy_search, max_lengths
+from nlpseq.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from nlpseq.tasks.common import BucketedBatches, id_batch, prepare_tokenizer, tokenizer_key
+from nlpseq.tasks.contract import Task, model_device
+from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, SentencePieceTokenizer
+
+log = logging.getLogger("nlpseq.task")
+
+
+@dataclass
+class TranslationDataConfig(DataConfig):
+    """The ``data`` section of a translation recipe.
+
+    ``format: parallel`` reads ``PREFIX.source_lang`` + ``PREFIX.target_lang`` for ``train=PREFIX``;
+    ``jsonl`` and hub rows carry the two language fields or a ``translation`` object with them.
+    ``max_length`` (subword tokens, either side) drops longer training pairs, counted in the log.
+    """
+
+    format: Literal["parallel", "tsv", "jsonl"] = "parallel"
+    source_lang: str = "fr"
+    target_lang: str = "en"
+    # One sentencepiece model for both languages (and one embedding matrix), else one per side.
+    joint_vocabulary: bool = False
+    max_length: int = ranged(128, ge=1)
+
+
+@dataclass
+class DecodingConfig:
+    """How validation, test and ``predict`` decode (``predict`` flags override per call)."""
+
+    beam_size: int = ranged(5, ge=1)
+    # GNMT length penalty alpha for beam search (0: none); pick it on the validation split.
+    length_penalty: float = ranged(0.6, ge=0)
+    # At most floor(max_length_ratio x source tokens) + max_length_constant target tokens.
+    max_length_ratio: float = ranged(2.0, gt=0)
+    max_length_constant: int = ranged(10, ge=1)
+    # Sentences decoded together.
+    batch_size: int = ranged(64, ge=1)
+
+
+@dataclass
+class TranslationModelConfig(Seq2SeqConfig):
+    """The ``model`` section: :class:`~nlpseq.models.seq2seq.Seq2SeqConfig` plus ``decoding``."""
+
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+
+
+# Inference options `predict`/`evaluate` accept (see Task.set_options): name -> DecodingConfig key or None.
+_OPTIONS = {"beam_size": "beam_size", "length_penalty": "length_penalty", "n_best": None,
+            "attention": None, "plot_attention": None}
+
+
+class TranslationTask(Task):
+    """Pairs in, sentencepiece per side (or joint), :class:`Seq2Seq`, BLEU/chrF out."""
+
+    name = "translation"
+    data_config = TranslationDataConfig
+    model_config = TranslationModelConfig
+    metrics: ClassVar[dict[str, Literal["max", "min"]]] = {"bleu": "max", "chrf": "max"}
+    default_metric = "bleu"
+
+    def __init__(self, config: Config, run_dir: str | Path):
+        super().__init__(config, run_dir)
+        self.splits: dict[str, Split] = {}
+        self.source_tokenizer: Any = None
+        self.target_tokenizer: Any = None
+        self.decoding: DecodingConfig = config.model.decoding
+        self.n_best = 1
+        self.with_attention = False
+        self.plot_dir: Path | None = None
+        self._warned = 0
+        self._plotted = 0
+
+    # ---------------------------------------------------------------------------------- options
+    def set_options(self, **options: Any) -> None:
+        """``beam_size``, ``length_penalty``, ``n_best``, ``attention`` (include weights in results),
+        ``plot_attention`` (a folder for one PNG heatmap per input)."""
+        unknown = sorted(set(options) - set(_OPTIONS))
+        if unknown:
+            super().set_options(**{name: options[name] for name in unknown})
+        changes = {key: options[name] for name, key in _OPTIONS.items()
+                   if key and options.get(name) is not None}
+        self.decoding = replace(self.decoding, **changes)
+        if self.decoding.beam_size < 1 or self.decoding.length_penalty < 0:
+            raise ConfigError("--beam-size must be >= 1 and --length-penalty >= 0")
+        self.n_best = int(options.get("n_best") or 1)
+        if not 1 <= self.n_best <= self.decoding.beam_size:
+            raise ConfigError(f"--n-best {self.n_best} must be between 1 and the beam size "
+                              f"{self.decoding.beam_size}")
+        self.plot_dir = Path(options["plot_attention"]) if options.get("plot_attention") else None
+        self.with_attention = bool(options.get("attention")) or self.plot_dir is not None
+
+    # ---------------------------------------------------------------------------------- data
+    def _normalize(self, record: dict[str, Any], source: str) -> dict[str, Any] | None:
+        data = self.config.data
+        line = record.get("line")
+        pair = pair_fields(record, data.source_lang, data.target_lang, source)
+        for value, side in zip(pair, ("source", "target"), strict=True):
+            if not isinstance(value, str):
+                raise DataError(f"the {side} side must be a string, got {type(value).__name__}", source, line)
+        if not pair[0].strip() or not pair[1].strip():
+            side = 0 if not pair[0].strip() else 1
+            if self._warned < 5:
+                where = source
+                if data.format == "parallel" and data.hub is None:  # name the file of the empty side
+                    where = str(parallel_paths(source, data.source_lang, data.target_lang)[side])
+                log.warning("%s:%s: empty %s side, skipped", where, line, ("source", "target")[side])
+            self._warned += 1
+            return None
+        return {"source": pair[0], "target": pair[1]}
+
+    def _read(self, path: str) -> Iterable[dict[str, Any]]:
+        data = self.config.data
+        return read_pairs(path, data.format, data.source_lang, data.target_lang)
+
+    def _tokenizers(self, train: datasets.Dataset | None) -> None:
+        cfg = self.config.tokenizer
+        if self.config.data.joint_vocabulary:
+            texts = (lambda: chain(train["source"], train["target"])) if train is not None else None
+            joint = prepare_tokenizer(self.run_dir, "joint", cfg, texts)
+            self.source_tokenizer = self.target_tokenizer = joint
+            return
+        def texts(column: str) -> Callable[[], Iterator[str]] | None:
+            return (lambda: iter(train[column])) if train is not None else None
+
+        self.source_tokenizer = prepare_tokenizer(self.run_dir, "source", cfg, texts("source"))
+        self.target_tokenizer = prepare_tokenizer(self.run_dir, "target", cfg, texts("target"))
+
+    def _tokenizer_names(self) -> list[str]:
+        return ["joint"] if self.config.data.joint_vocabulary else ["source", "target"]
+
+    def prepare(self) -> None:
+        """Load the splits, build (or reload) the tokenizers from train, tokenise (cached), and drop
+        training pairs longer than ``data.max_length`` tokens on either side (counted)."""
+        self.splits = load_splits(self.config.data, self._read, self._normalize, self.config.trainer.seed)
+        self._tokenizers(self.splits["train"].dataset)
+        for split in self.splits.values():
+            split.dataset = self.tokenize(split.dataset)
+        train = self.splits["train"]
+        limit = self.config.data.max_length
+        lengths = zip(train.dataset["source_length"], train.dataset["target_length"], strict=True)
+        keep = [i for i, (source, target) in enumerate(lengths) if source <= limit and target < limit]
+        if len(keep) < len(train.dataset):
+            log.warning("%s: skipped %d training pairs longer than data.max_length=%d tokens",
+                        train.source, len(train.dataset) - len(keep), limit)
+            train.dataset = train.dataset.select(keep)
+        if not len(train.dataset):
+            raise DataError(f"no training pair within data.max_length={limit} tokens", train.source)
+
+    def tokenize(self, dataset: datasets.Dataset) -> datasets.Dataset:
+        """Add ``input_ids`` (source), ``target_ids`` and their lengths; ``length`` (what batching pays
+        for) is the longer of source and target + 1."""
+        source, target = self.source_tokenizer, self.target_tokenizer
+
+        def encode(batch: dict[str, list]) -> dict[str, list]:
+            src = [row or [PAD_ID] for row in source.encode(batch["source"])]
+            tgt = target.encode(batch["target"])
+            return {"input_ids": src, "target_ids": tgt, "source_length": [len(r) for r in src],
+                    "target_length": [len(r) for r in tgt],
+                    "length": [max(len(s), len(t) + 1) for s, t in zip(src, tgt, strict=True)]}
+
+        key = "|".join(tokenizer_key(self.run_dir, name) for name in self._tokenizer_names())
+        return cached_map(dataset, encode, key, self.config.data.cache_dir)
+
+    @staticmethod
+    def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Source as :func:`id_batch`, plus ``target_in`` (BOS + target) and ``target_out`` (target + EOS);
+        ``num_tokens`` counts target tokens (EOS included), the usual unit of NMT throughput."""
+        batch = id_batch(rows)
+        targets = [row["target_ids"] for row in rows]
+        batch["target_in"] = pad([[BOS_ID, *t] for t in targets], PAD_ID)
+        batch["target_out"] = pad([[*t, EOS_ID] for t in targets], PAD_ID)
+        batch["num_tokens"] = torch.tensor(sum(len(t) + 1 for t in targets))
+        return batch
+
+    def training_batches(self) -> BucketedBatches:
+        dataset = self.splits["train"].dataset
+        return BucketedBatches(dataset, dataset["length"], self.collate, self.config.trainer, True)
+
+    def split(self, name: str) -> datasets.Dataset:
+        return self.splits[name].dataset
+
+    def load_file(self, path: str) -> datasets.Dataset:
+        """Pairs in the recipe's format (``evaluate --data PREFIX`` for the parallel format)."""
+        return self.tokenize(load_file(self.config.data, self._read, self._normalize, path).dataset)
+
+    def restore(self) -> None:
+        self._tokenizers(None)
+
+    # ---------------------------------------------------------------------------------- model
+    def build_model(self) -> nn.Module:
+        cfg: TranslationModelConfig = self.config.model
+        options = {k: v for k, v in asdict(cfg).items() if k != "decoding"}
+        options.update(embedding=cfg.embedding, encoder=cfg.encoder, decoder=cfg.decoder)
+        if cfg.embedding.pretrained:
+            raise ConfigError("model.embedding.pretrained: not supported by the translation task")
+        return Seq2Seq(self.source_tokenizer.vocab_size, self.target_tokenizer.vocab_size,
+                       share_embeddings=self.config.data.joint_vocabulary, **options)
+
+    # ---------------------------------------------------------------------------------- decoding
+    @torch.no_grad()
+    def translate_ids(self, model: nn.Module, sources: list[list[int]], beam_size: int | None = None
+                      ) -> list[list[Hypothesis]]:
+        """n-best hypotheses (``self.n_best``, 1 for greedy) for each source id list, in input order.
+
+        Sentences are decoded in length-sorted batches of ``decoding.batch_size``; ``beam_size`` 1 is
+        greedy search."""
+        decoding = self.decoding
+        beam = decoding.beam_size if beam_size is None else beam_size
+        device = model_device(model)
+        order = sorted(range(len(sources)), key=lambda i: (len(sources[i]), i))
+        results: list[list[Hypothesis]] = [[] for _ in sources]
+        was_training = model.training
+        model.eval()
+        for start in range(0, len(order), decoding.batch_size):
+            chunk = order[start:start + decoding.batch_size]
+            batch = id_batch([{"input_ids": sources[i] or [PAD_ID], "index": i} for i in chunk])
+            lengths = batch["lengths"].to(device)
+            memory, state = model.encode(batch["input_ids"].to(device), lengths, batch["mask"].to(device))
+            limits = max_lengths(lengths, decoding.max_length_ratio, decoding.max_length_constant)
+            if beam == 1:
+                found = [[h] for h in greedy_search(model, memory, state, limits, self.with_attention)]
+            else:
+                found = beam_search(model, memory, state, limits, beam, decoding.length_penalty,
+                                    min(self.n_best, beam), self.with_attention)
+            for index, hypotheses in zip(chunk, found, strict=True):
+                results[index] = hypotheses
+        model.train(was_training)
+        return results
+
+    def _score(self, model: nn.Module, dataset: datasets.Dataset, beam_size: int) -> dict[str, Any]:
+        found = self.translate_ids(model, dataset["input_ids"], beam_size)
+        hypotheses = [self.target_tokenizer.decode(h[0].tokens) for h in found]
+        metrics = translation_metrics(hypotheses, dataset["target"])
+        return {**metrics, "examples": len(hypotheses), "samples": [
+            {"source": s, "reference": r, "hypothesis": h}
+            for s, r, h in zip(dataset["source"][:5], dataset["target"][:5], hypotheses[:5], strict=True)]}
+
+    # ---------------------------------------------------------------------------------- scoring
+    def evaluate(self, model: nn.Module, dataset: datasets.Dataset, details: bool = False) -> dict[str, Any]:
+        """Greedy BLEU and chrF (validation picks best.pt by them); with ``details`` also beam search
+        (``decoding.beam_size``, ``length_penalty``) under ``beam``, and signatures and samples."""
+        greedy = self._score(model, dataset, 1)
+        if not details:
+            return {"bleu": greedy["bleu"], "chrf": greedy["chrf"]}
+        result: dict[str, Any] = {"bleu": greedy["bleu"], "chrf": greedy["chrf"], "greedy": greedy}
+        if self.decoding.beam_size > 1:
+            beam = self._score(model, dataset, self.decoding.beam_size)
+            result["beam"] = {**beam, "beam_size": self.decoding.beam_size,
+                              "length_penalty": self.decoding.length_penalty}
+        return result
+
+    def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
+        """Translation and score of each raw text (``n_best`` list with more than one; attention, source
+        and target pieces with ``attention``); an empty text gives an empty translation."""
+        filled = [i for i, text in enumerate(texts) if text.strip()]
+        sources = self.source_tokenizer.encode([texts[i] for i in filled])
+        found = self.translate_ids(model, sources)
+        results: list[dict[str, Any]] = [{"translation": "", "score": None} for _ in texts]
+        for index, source, hypotheses in zip(filled, sources, found, strict=True):
+            best = hypotheses[0]
+            result: dict[str, Any] = {"translation": self.target_tokenizer.decode(best.tokens),
+                                      "score": round(best.score, 4)}
+            if self.n_best > 1:
+                result["n_best"] = [{"translation": self.target_tokenizer.decode(h.tokens),
+                                     "score": round(h.score, 4)} for h in hypotheses]
+            if self.with_attention and best.attention is not None:
+                result["source_pieces"] = _pieces(self.source_tokenizer, source)
+                result["target_pieces"] = _pieces(self.target_tokenizer, [*best.tokens, EOS_ID])
+                result["attention"] = [[round(w, 4) for w in row] for row in best.attention.float().tolist()]
+            results[index] = result
+        if self.plot_dir is not None:
+            for result in results:
+                self._plotted += 1  # numbered by input line, across predict calls
+                if "attention" in result:
+                    plot_attention(result, self.plot_dir / f"{self._plotted:05d}.png")
+        return results
+
+    def format_prediction(self, result: dict[str, Any]) -> str:
+        """The translation; with an n-best list, ``score<TAB>translation`` for each, tab-joined on the one
+        line (one output line per input line, always)."""
+        if "n_best" not in result:
+            return result["translation"]
+        return "\t".join(f"{h['score']:.4f}\t{h['translation']}" for h in result["n_best"])
+
+    def report(self, results: dict[str, Any]) -> None:
+        """Nothing beyond results.json and curves.png."""
+
+
+def _pieces(tokenizer: Any, ids: list[int]) -> list[str]:
+    """Display strings of token ids (sentencepiece pieces, or vocabulary entries)."""
+    if isinstance(tokenizer, SentencePieceTokenizer):
+        return [tokenizer.processor.id_to_piece(i) for i in ids]
+    return [tokenizer.itos[i] for i in ids]
+
+
+def plot_attention(result: dict[str, Any], path: Path) -> None:
+    """A heatmap of one prediction's attention: target pieces (rows) x source pieces (columns)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    weights, sources, targets = result["attention"], result["source_pieces"], result["target_pieces"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(figsize=(max(4.0, 0.35 * len(sources) + 2), max(3.0, 0.3 * len(targets) + 2)))
+    axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_xticks(range(len(sources)), sources, rotation=90, fontsize=8)
+    axes.set_yticks(range(len(targets)), targets, fontsize=8)
+    axes.set_xlabel("source")
+    axes.set_ylabel("output")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
