@@ -74,3 +74,33 @@ def test_overrides_load_or_refuse_with_one_line(pairs: list[tuple[str, str]], ba
     except NlpseqError as error:
         message = str(error)
         assert message and "\n" not in message, message
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "jsonl"])
+@SETTINGS
+@given(raw=RAW)
+def test_parallel_readers_parse_or_refuse(fmt: str, raw: bytes) -> None:
+    from nlpseq.data.parallel import pair_fields, read_pairs
+
+    def read(path: Path) -> list[dict]:
+        return [dict(zip(("source", "target"), pair_fields(record, "fr", "en", str(path)), strict=True))
+                for record in read_pairs(str(path), fmt, "fr", "en")]
+
+    parse_or_refuse(read, raw)
+
+
+@SETTINGS
+@given(source=RAW, target=RAW)
+def test_aligned_text_files_parse_or_refuse(source: bytes, target: bytes) -> None:
+    from nlpseq.data.parallel import read_parallel
+
+    with tempfile.TemporaryDirectory() as folder:
+        prefix = Path(folder) / "train"
+        Path(f"{prefix}.fr").write_bytes(source)
+        Path(f"{prefix}.en").write_bytes(target)
+        try:
+            rows = list(read_parallel(prefix, "fr", "en"))
+        except NlpseqError as error:
+            assert str(error) and "\n" not in str(error) and str(prefix) in str(error), str(error)
+            return
+        assert all(set(row) >= {"source", "target", "line"} for row in rows)
