@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -199,6 +200,10 @@ def cached_map(dataset: datasets.Dataset, function: Callable[[dict[str, list]], 
     except OSError as error:
         raise ConfigError(f"data.cache_dir: cannot create {cache_dir} ({error.strerror or error})") from None
     digest = hashlib.sha256(f"{dataset._fingerprint}|{key}".encode()).hexdigest()[:20]
+
+    if not sys.stderr.isatty():
+        # Progress bars only on a terminal: in a log file their redraws make one endless line.
+        datasets.disable_progress_bars()
 
     def run() -> datasets.Dataset:
         return dataset.map(function, batched=True, remove_columns=remove_columns,
