@@ -13,14 +13,15 @@ import datasets
 import torch
 from torch import nn
 
-from nlpseq.config import Config, DataConfig, matching
+from nlpseq.config import Config, DataConfig
 from nlpseq.data.records import read_records
 from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
 from nlpseq.errors import DataError
 from nlpseq.metrics.classification import classification_metrics
 from nlpseq.models.classifier import ClassifierConfig, SequenceClassifier
+from nlpseq.ranges import matching
 from nlpseq.tasks.common import (
-    BucketedBatches,
+    DatasetSplits,
     gather_by_index,
     id_batch,
     load_labels,
@@ -51,7 +52,7 @@ class ClassificationDataConfig(DataConfig):
     label_names: list[str] | None = None
 
 
-class ClassificationTask(Task):
+class ClassificationTask(DatasetSplits, Task):
     """Loads text/label data, owns the tokenizer and label vocabulary, builds and scores the model.
 
     A run folder holds ``tokenizer.*`` and ``labels.json``; :meth:`restore` restores the task
@@ -153,15 +154,6 @@ class ClassificationTask(Task):
         if all(row.get("label_id", -1) >= 0 for row in rows):
             batch["labels"] = torch.tensor([row["label_id"] for row in rows])
         return batch
-
-    def batches(self, dataset: datasets.Dataset, train: bool = False) -> BucketedBatches:
-        return BucketedBatches(dataset, dataset["length"], self.collate, self.config.trainer, train)
-
-    def training_batches(self) -> BucketedBatches:
-        return self.batches(self.splits["train"].dataset, train=True)
-
-    def split(self, name: str) -> datasets.Dataset:
-        return self.splits[name].dataset
 
     # ---------------------------------------------------------------------------------- model
     def build_model(self) -> nn.Module:

@@ -16,8 +16,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from nlpseq import distributed
-from nlpseq.config import EmbeddingConfig, TokenizerConfig, TrainerConfig
+from nlpseq.config import Config, EmbeddingConfig, TokenizerConfig, TrainerConfig
 from nlpseq.data.batching import TokenBudgetBatchSampler, lengths_and_mask, pad
+from nlpseq.data.sources import Split
 from nlpseq.errors import DataError
 from nlpseq.fileio import write_json
 from nlpseq.tokenizers import PAD_ID, SentencePieceTokenizer, VocabTokenizer, build_tokenizer, load_tokenizer
@@ -64,6 +65,28 @@ class BucketedBatches:
 
     def statistics(self) -> dict[str, float]:
         return {"padding_share": round(self.sampler.padding_share(), 4)}
+
+
+class DatasetSplits:
+    """The data side shared by tasks whose prepared splits are rows of a ``datasets.Dataset`` with a
+    ``length`` column (classification, tagging, translation): bucketed batches over those rows.
+
+    Mixed in before :class:`~nlpseq.tasks.contract.Task`; the task fills ``splits`` in ``prepare`` and
+    provides ``collate``.
+    """
+
+    config: Config
+    splits: dict[str, Split]
+    collate: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]
+
+    def batches(self, dataset: datasets.Dataset, train: bool = False) -> BucketedBatches:
+        return BucketedBatches(dataset, dataset["length"], self.collate, self.config.trainer, train)
+
+    def training_batches(self) -> BucketedBatches:
+        return self.batches(self.splits["train"].dataset, train=True)
+
+    def split(self, name: str) -> datasets.Dataset:
+        return self.splits[name].dataset
 
 
 class _Indexed(torch.utils.data.Dataset):

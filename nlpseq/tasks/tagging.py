@@ -28,7 +28,7 @@ from nlpseq.metrics.tagging import entity_scores, token_accuracy
 from nlpseq.models.tagger import SequenceTagger, TaggerConfig
 from nlpseq.splitting import split_words_with_offsets
 from nlpseq.tasks.common import (
-    BucketedBatches,
+    DatasetSplits,
     gather_by_index,
     id_batch,
     load_labels,
@@ -97,7 +97,7 @@ class TaggingDataConfig(DataConfig):
     seqeval_mode: Literal["default", "strict"] = "default"
 
 
-class TaggingTask(Task):
+class TaggingTask(DatasetSplits, Task):
     """Loads tagged sentences, owns tokenizers and the tag vocabulary, builds and scores the tagger.
 
     Metrics: token ``accuracy`` always; entity ``precision``/``recall``/``f1`` (seqeval) when the tags
@@ -277,15 +277,6 @@ class TaggingTask(Task):
         if all("tag_ids" in row and min(row["tag_ids"], default=0) >= 0 for row in rows):
             batch["tags"] = pad([row["tag_ids"] for row in rows], 0)
         return batch
-
-    def batches(self, dataset: datasets.Dataset, train: bool = False) -> BucketedBatches:
-        return BucketedBatches(dataset, dataset["length"], self.collate, self.config.trainer, train)
-
-    def training_batches(self) -> BucketedBatches:
-        return self.batches(self.splits["train"].dataset, train=True)
-
-    def split(self, name: str) -> datasets.Dataset:
-        return self.splits[name].dataset
 
     # ---------------------------------------------------------------------------------- model
     def build_model(self) -> nn.Module:

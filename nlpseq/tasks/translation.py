@@ -23,7 +23,7 @@ import datasets
 import torch
 from torch import nn
 
-from nlpseq.config import Config, DataConfig, ranged
+from nlpseq.config import Config, DataConfig
 from nlpseq.data.batching import pad
 from nlpseq.data.parallel import pair_fields, parallel_paths, read_pairs
 from nlpseq.data.sources import Split, cached_map, load_file, load_splits
@@ -31,7 +31,8 @@ from nlpseq.errors import ConfigError, DataError
 from nlpseq.metrics.translation import translation_metrics
 from nlpseq.models.search import Hypothesis, beam_search, greedy_search, max_lengths
 from nlpseq.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from nlpseq.tasks.common import BucketedBatches, id_batch, prepare_tokenizer, tokenizer_key
+from nlpseq.ranges import ranged
+from nlpseq.tasks.common import DatasetSplits, id_batch, prepare_tokenizer, tokenizer_key
 from nlpseq.tasks.contract import Task, model_device
 from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, SentencePieceTokenizer
 
@@ -81,7 +82,7 @@ _OPTIONS = {"beam_size": "beam_size", "length_penalty": "length_penalty", "n_bes
             "attention": None, "plot_attention": None}
 
 
-class TranslationTask(Task):
+class TranslationTask(DatasetSplits, Task):
     """Pairs in, sentencepiece per side (or joint), :class:`Seq2Seq`, BLEU/chrF out."""
 
     name = "translation"
@@ -203,13 +204,6 @@ class TranslationTask(Task):
         batch["target_out"] = pad([[*t, EOS_ID] for t in targets], PAD_ID)
         batch["num_tokens"] = torch.tensor(sum(len(t) + 1 for t in targets))
         return batch
-
-    def training_batches(self) -> BucketedBatches:
-        dataset = self.splits["train"].dataset
-        return BucketedBatches(dataset, dataset["length"], self.collate, self.config.trainer, True)
-
-    def split(self, name: str) -> datasets.Dataset:
-        return self.splits[name].dataset
 
     def load_file(self, path: str) -> datasets.Dataset:
         """Pairs in the recipe's format (``evaluate --data PREFIX`` for the parallel format)."""
