@@ -107,3 +107,21 @@ def read_members(deb: Path, wanted: Callable[[str], bool]) -> dict[str, bytes]:
                 assert handle is not None  # a regular file always has a handle
                 files[name] = handle.read()
     return files
+
+
+def html_pages(deb: Path, prefix: str, package: str, strict: bool = True) -> dict[str, str]:
+    """The ``.html`` members under ``prefix`` of a ``.deb``, keyed by their path below it.
+
+    ``strict``: a page that is not UTF-8 is a DataError naming it; otherwise bad bytes are replaced.
+    No page at all means the file is not ``package``: one line says so.
+    """
+    files = read_members(deb, lambda name: name.startswith(prefix) and name.endswith(".html"))
+    if not files:
+        raise DataError(f"no help pages under {prefix} (is this {package}?)", deb)
+    pages = {}
+    for name, raw in files.items():
+        try:
+            pages[name[len(prefix):]] = raw.decode("utf-8", "strict" if strict else "replace")
+        except UnicodeDecodeError:
+            raise DataError(f"{name} is not UTF-8", deb) from None
+    return pages

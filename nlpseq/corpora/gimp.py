@@ -18,9 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from nlpseq.corpora import SPLIT_SEED
-from nlpseq.corpora.deb import read_members
+from nlpseq.corpora.deb import html_pages
 from nlpseq.corpora.lohelp import Pair, clean, download_packages, split_by_page, write_split
-from nlpseq.errors import DataError
 
 logger = logging.getLogger("nlpseq.data")
 
@@ -83,11 +82,8 @@ def pair_pages(english: dict[str, str], french: dict[str, str]) -> tuple[dict[st
 
 
 def _pages(deb: Path, language: str) -> dict[str, str]:
-    prefix = HELP_DIRS[language]
-    files = read_members(deb, lambda name: name.startswith(prefix) and name.endswith(".html"))
-    if not files:
-        raise DataError(f"no help pages under {prefix} (is this {PACKAGES[language]}?)", deb)
-    return {name[len(prefix):]: raw.decode("utf-8", "replace") for name, raw in files.items()}
+    # GIMP's pages are paired by block order, so a stray bad byte costs one block, not the fetch.
+    return html_pages(deb, HELP_DIRS[language], PACKAGES[language], strict=False)
 
 
 def convert(english_deb: Path, french_deb: Path, out_dir: Path, seed: int = SPLIT_SEED) -> dict[str, int]:

@@ -31,9 +31,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from nlpseq.corpora import SPLIT_SEED
-from nlpseq.corpora.deb import read_members
+from nlpseq.corpora.deb import html_pages
 from nlpseq.corpora.download import run_command
-from nlpseq.errors import DataError, NlpseqError
+from nlpseq.errors import NlpseqError
 
 logger = logging.getLogger("nlpseq.data")
 
@@ -145,17 +145,7 @@ def split_by_page(pages: dict[str, list[Pair]], seed: int = SPLIT_SEED
 
 
 def _help_pages(deb: Path, language: str) -> dict[str, str]:
-    prefix = HELP_DIRS[language]
-    files = read_members(deb, lambda name: name.startswith(prefix) and name.endswith(".html"))
-    if not files:
-        raise DataError(f"no help pages under {prefix} (is this {PACKAGES[language]}?)", deb)
-    pages = {}
-    for name, raw in files.items():
-        try:
-            pages[name[len(prefix):]] = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise DataError(f"{name} is not UTF-8", deb) from None
-    return pages
+    return html_pages(deb, HELP_DIRS[language], PACKAGES[language])
 
 
 def convert(english_deb: Path, french_deb: Path, out_dir: Path, seed: int = SPLIT_SEED) -> dict[str, int]:
