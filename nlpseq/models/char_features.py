@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from nlpseq.config import ranged
+from nlpseq.ranges import ranged
 
 
 @dataclass

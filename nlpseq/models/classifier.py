@@ -8,10 +8,11 @@ from typing import Literal
 import torch
 from torch import nn
 
-from nlpseq.config import EmbeddingConfig, EncoderConfig, ranged
+from nlpseq.config import EmbeddingConfig, EncoderConfig
 from nlpseq.models.embedding import TokenEmbedding
 from nlpseq.models.encoder import RNNEncoder
 from nlpseq.models.pooling import Pooling
+from nlpseq.ranges import ranged
 
 
 @dataclass

@@ -24,9 +24,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from nlpseq.config import ranged
 from nlpseq.models.attention import Attention, AttentionKind
 from nlpseq.models.embedding import TokenEmbedding
+from nlpseq.ranges import ranged
 
 
 @dataclass

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nlpseq.config import ranged
 from nlpseq.models.encoder import RNNEncoder, State
 from nlpseq.models.regularization import LockedDropout, WeightDrop, embedding_dropout
+from nlpseq.ranges import ranged
 from nlpseq.tokenizers import BOS_ID, PAD_ID
 
 LayerStates = list[State]

@@ -28,13 +28,14 @@ import datasets
 import torch
 from torch import nn
 
-from nlpseq.config import Config, DataConfig, ranged
+from nlpseq.config import Config, DataConfig
 from nlpseq.data.records import read_records
 from nlpseq.data.sources import load_file, load_splits
 from nlpseq.data.stream import StreamBatches
 from nlpseq.errors import ConfigError, DataError, NlpseqError
 from nlpseq.models.generation import beam_search, sample
 from nlpseq.models.language_model import LanguageModel, LanguageModelConfig
+from nlpseq.ranges import ranged
 from nlpseq.tasks.common import BucketedBatches, id_batch, load_labels, prepare_tokenizer, save_labels
 from nlpseq.tasks.contract import Task, model_device
 from nlpseq.tokenizers import BOS_ID, EOS_ID

@@ -1,0 +1,39 @@
+"""Allowed values of config fields, declared beside the fields they constrain.
+
+``lr: float = ranged(1e-3, gt=0)`` or ``device: str = matching("auto", r"auto|cpu|...", "a device")``;
+the config parser (:func:`nlpseq.config.from_dict`) runs each field's check when a recipe loads, one line
+per mistake naming the key and the range.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import field
+from typing import Any
+
+Check = Callable[[Any], "str | None"]  # value -> what is wrong with it, or None
+
+
+def ranged(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+           lt: float | None = None) -> Any:
+    """A dataclass field whose number must lie in a range (None, where the type allows it, passes)."""
+    parts = [f"{op} {bound}" for op, bound in ((">=", ge), (">", gt), ("<=", le), ("<", lt))
+             if bound is not None]
+
+    def check(value: Any) -> str | None:
+        inside = ((ge is None or value >= ge) and (gt is None or value > gt)
+                  and (le is None or value <= le) and (lt is None or value < lt))
+        return None if inside else f"{value!r} is out of range; allowed: {' and '.join(parts)}"
+
+    return field(default=default, metadata={"check": check})
+
+
+def matching(default: str, pattern: str, what: str) -> Any:
+    """A dataclass field whose string must match ``pattern`` (``what`` describes it in the error)."""
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> str | None:
+        return None if compiled.fullmatch(value) else f"{value!r} is not {what}"
+
+    return field(default=default, metadata={"check": check})
