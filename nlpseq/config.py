@@ -110,7 +110,10 @@ class EncoderConfig:
 class TrainerConfig:
     """Arguments of :class:`nlpseq.training.trainer.Trainer`: optimisation, evaluation, checkpoints."""
 
-    optimizer: Literal["adamw", "sgd"] = "adamw"
+    # asgd: SGD whose weights are averaged (Polyak-Juditsky; AWD-LSTM's NT-ASGD) from ``asgd_start``
+    # steps on, or (``asgd_start`` None) once ``asgd_nonmono`` evaluations in a row did not improve;
+    # the averaged weights are what is evaluated and kept as best.pt.
+    optimizer: Literal["adamw", "sgd", "asgd"] = "adamw"
     lr: float = ranged(1e-3, gt=0, lt=1e4)
     weight_decay: float = ranged(0.0, ge=0)
     momentum: float = ranged(0.9, ge=0, lt=1)
@@ -130,6 +133,8 @@ class TrainerConfig:
     # Evaluate and keep (as best.pt) an exponential moving average of the weights with this decay
     # per optimizer step (e.g. 0.998); None trains plain weights.
     ema_decay: float | None = ranged(None, gt=0, lt=1)
+    asgd_start: int | None = ranged(None, ge=0)
+    asgd_nonmono: int = ranged(5, ge=1)
     grad_accum: int = ranged(1, ge=1)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     device: str = matching("auto", r"auto|cpu|cuda(:\d+)?|mps", "a device (auto, cpu, cuda, cuda:N, mps)")
@@ -150,6 +155,11 @@ class TrainerConfig:
     # finite (each such step is skipped: the weights never take a NaN).
     max_bad_steps: int = ranged(10, ge=1)
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.optimizer == "asgd" and self.ema_decay is not None:
+            raise ConfigError("trainer.ema_decay and trainer.optimizer=asgd both average the weights; "
+                              "choose one")
 
 
 @dataclass

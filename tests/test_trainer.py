@@ -28,14 +28,17 @@ def _overrides(tmp_path: Path, run: str, *extra: str) -> list[str]:
             "trainer.max_epochs=5", *extra]
 
 
-@pytest.mark.parametrize("ema", ["null", "0.9"])
-def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path: Path, ema: str) -> None:
-    extra = f"trainer.ema_decay={ema}"
-    whole = nlpseq.train(load_config(TINY, _overrides(tmp_path, "whole", "trainer.max_steps=14", extra)))
-    nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=9", extra)))
+@pytest.mark.parametrize("averaging", [(), ("trainer.ema_decay=0.9",),
+                                       # Evaluations at 3, 6, 9, ...: the stop at step 9 adds no extra one,
+                                       # which could pick another best.pt than the uninterrupted run's.
+                                       ("trainer.optimizer=asgd", "trainer.lr=0.5", "trainer.asgd_start=5",
+                                        "trainer.eval_every=3")])
+def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path: Path, averaging: tuple) -> None:
+    whole = nlpseq.train(load_config(TINY, _overrides(tmp_path, "whole", "trainer.max_steps=14", *averaging)))
+    nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=9", *averaging)))
     # Same run folder, more steps (a change that is safe on resume, allowed explicitly): it resumes from
     # checkpoints/last.pt.
-    resumed = nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=14", extra)),
+    resumed = nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=14", *averaging)),
                            allow_changes=True)
     whole_losses, split_losses = _train_losses(tmp_path / "whole"), _train_losses(tmp_path / "split")
     assert sorted(split_losses) == list(range(1, 15))
@@ -46,7 +49,7 @@ def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path: Path
     for name in a:
         torch.testing.assert_close(a[name], b[name])
     assert resumed["test"]["accuracy"] == whole["test"]["accuracy"]
-    if ema != "null":
+    if averaging:
         last = torch.load(tmp_path / "split/checkpoints/last.pt", weights_only=True)
         best = torch.load(tmp_path / "split/checkpoints/best.pt", weights_only=True)
         # best.pt carries the averaged weights it was evaluated with, not the raw ones.
@@ -213,3 +216,55 @@ def test_a_step_is_normalised_by_all_its_targets_whatever_the_accumulation(tmp_p
         weights[name] = model.state_dict()
     for key, value in weights["one"].items():
         torch.testing.assert_close(value, weights["two"][key], msg=key)
+
+
+class Linear1(torch.nn.Module):
+    """loss = w . x summed over a batch's rows: the gradient of a step is known in advance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(3))
+
+    def forward(self, batch: dict[str, torch.Tensor]):
+        return SimpleNamespace(loss=(batch["x"] @ self.w).sum(), num_targets=torch.tensor(len(batch["x"])))
+
+
+def _fit_asgd(run_dir: Path, scores: list[float], **config) -> dict:
+    from nlpseq.config import TrainerConfig
+    from nlpseq.training.trainer import Trainer
+
+    x = torch.tensor([[1.0, 2.0, -1.0]])
+    settings = {"optimizer": "asgd", "momentum": 0.0, "lr": 1.0, "grad_clip": None, "metric": "score",
+                "metric_mode": "max", "progress": False, "max_epochs": 1, "eval_every": 1, **config}
+    evaluations = iter(scores)
+    Trainer(Linear1(), TrainerConfig(**settings), run_dir, ListBatches([{"x": x, "num_tokens": torch.tensor(1)}] * 5),
+            lambda m: {"score": next(evaluations)}).fit()
+    return torch.load(run_dir / "checkpoints/last.pt", weights_only=True)
+
+
+def test_asgd_averages_the_weights_of_every_step_from_asgd_start(tmp_path: Path) -> None:
+    # Plain SGD with lr 1 on a constant gradient x: after step t the weights are -t x. Averaging from
+    # step 3 on (asgd_start=2) keeps the mean of steps 3, 4, 5: -4 x.
+    last = _fit_asgd(tmp_path, [1.0] * 5, asgd_start=2)
+    x = torch.tensor([1.0, 2.0, -1.0])
+    torch.testing.assert_close(last["model"]["w"], -5 * x)
+    torch.testing.assert_close(last["ema"]["module.w"], -4 * x)
+    assert last["state"]["asgd_since"] == 3 and int(last["ema"]["n_averaged"]) == 3
+
+
+def test_asgd_starts_averaging_when_validation_stops_improving(tmp_path: Path) -> None:
+    # The score improves at steps 1 and 2 only; with asgd_nonmono 2 averaging begins at the second
+    # evaluation without improvement (step 4's), so step 5's weights are the first averaged.
+    last = _fit_asgd(tmp_path, [1.0, 2.0, 1.5, 1.0, 0.5], asgd_nonmono=2)
+    assert last["state"]["asgd_since"] == 4
+    x = torch.tensor([1.0, 2.0, -1.0])
+    torch.testing.assert_close(last["ema"]["module.w"], -5 * x)  # only step 5 was averaged in
+    assert int(last["ema"]["n_averaged"]) == 1
+
+
+def test_asgd_and_ema_together_are_refused() -> None:
+    from nlpseq.config import TrainerConfig
+    from nlpseq.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="choose one"):
+        TrainerConfig(optimizer="asgd", ema_decay=0.9)

@@ -1,4 +1,5 @@
-"""Checkpoint averaging: the mean of the weights of the last N evaluated checkpoints.
+"""Weight averaging: during training (an exponential moving average, or ASGD's running mean) and
+afterwards (the mean of the last N evaluated checkpoints).
 
 Averaging the weights of the last few checkpoints of one run (Vaswani et al. 2017; Junczys-Dowmunt et
 al. 2016) smooths the noise of the last steps and usually gains a little BLEU over any one of them. The
@@ -13,11 +14,29 @@ import logging
 from pathlib import Path
 
 import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from nlpseq.config import TrainerConfig
 from nlpseq.errors import NlpseqError
 from nlpseq.training.checkpoint import load_checkpoint, save_checkpoint
 
 log = logging.getLogger("nlpseq.train")
+
+
+def running_average(model: nn.Module, config: TrainerConfig) -> AveragedModel | None:
+    """The averaged copy of ``model`` the trainer updates after each optimizer step, or None.
+
+    ``ema_decay``: an exponential moving average, updated from the first step (it smooths the step-to-
+    step noise of small-batch training). ``optimizer: asgd``: the plain mean of the weights of every
+    step since averaging began (Polyak & Juditsky 1992), which the trainer starts at ``asgd_start`` or,
+    as AWD-LSTM's NT-ASGD, once validation stops improving. Buffers are averaged too.
+    """
+    if config.ema_decay:
+        return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    if config.optimizer == "asgd":
+        return AveragedModel(model, use_buffers=True)
+    return None
 
 
 def average_checkpoints(run_dir: str | Path, last: int) -> Path:

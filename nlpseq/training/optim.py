@@ -20,6 +20,7 @@ def build_optimizer(model: nn.Module, config: TrainerConfig) -> torch.optim.Opti
               {"params": no_decay, "weight_decay": 0.0}]
     if config.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=config.lr)
+    # sgd and asgd: the averaging half of ASGD lives in the trainer (training/averaging.py).
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
 
 

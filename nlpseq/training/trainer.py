@@ -30,13 +30,13 @@ from typing import Any
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from nlpseq import distributed
 from nlpseq.config import TrainerConfig
 from nlpseq.errors import TrainingDiverged
 from nlpseq.fileio import json_line, remove_orphans
+from nlpseq.training.averaging import running_average
 from nlpseq.training.batches import TrainingBatches
 from nlpseq.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from nlpseq.training.device import Precision, move, raise_on_sigterm
@@ -60,6 +60,7 @@ class TrainState:
     train_tokens: int = 0
     bad_steps: int = 0  # optimizer steps in a row skipped for a non-finite loss or gradient
     skipped_steps: int = 0  # all such steps
+    asgd_since: int | None = None  # optimizer: asgd: the step its weight averaging began at
 
 
 @dataclass
@@ -100,12 +101,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scale)
         self.state = TrainState()
         self._boundary_rng = rng_state()
-        # An exponential moving average of the weights, evaluated and kept as best.pt: it smooths the
-        # step-to-step noise of small-batch training (Polyak averaging).
-        self.ema = None
-        if self.config.ema_decay:
-            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.config.ema_decay),
-                                     use_buffers=True)
+        # Averaged weights (ema_decay or asgd), evaluated and kept as best.pt once averaging has begun.
+        self.ema = running_average(self.model, self.config)
         self.wrapped = self.model
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -247,10 +244,26 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if not isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step()
-        if self.ema is not None:
-            self.ema.update_parameters(self.model)
         self.state.step += 1
+        if self.config.asgd_start is not None and self.state.step > self.config.asgd_start:
+            self._start_asgd(f"step {self.config.asgd_start} (trainer.asgd_start)")
+        if self._averaging():
+            self.ema.update_parameters(self.model)
         return True
+
+    def _averaging(self) -> bool:
+        """Whether averaged weights exist and are updated: always with ema_decay; with asgd, from the
+        step averaging began."""
+        return self.ema is not None and (self.config.optimizer != "asgd" or self.state.asgd_since is not None)
+
+    def _start_asgd(self, reason: str) -> None:
+        if self.config.optimizer == "asgd" and self.state.asgd_since is None:
+            self.state.asgd_since = self.state.step
+            log.info("ASGD: averaging the weights from step %d on (%s)", self.state.step, reason)
+
+    def _evaluated_model(self) -> nn.Module:
+        """The weights evaluation and best.pt use: the averaged ones once averaging has begun."""
+        return self.ema.module if self._averaging() else self.model
 
     def _skip_step(self) -> bool:
         if self.scaler.is_enabled():  # fp16: let the scaler see the overflow and lower its scale
@@ -284,7 +297,7 @@ class Trainer:
         # Evaluating must not move the training RNG: how often one evaluates never changes training.
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), self.precision.autocast(self.device):
-            metrics = self.evaluate(self.ema.module if self.ema is not None else self.model)
+            metrics = self.evaluate(self._evaluated_model())
         self.wrapped.train()
         if cfg.metric not in metrics:
             raise KeyError(f"trainer.metric={cfg.metric!r} is not among the evaluation metrics: "
@@ -299,6 +312,8 @@ class Trainer:
             self.state.best_metric, self.state.best_step, self.state.bad_evals = value, self.state.step, 0
         else:
             self.state.bad_evals += 1
+            if cfg.asgd_start is None and self.state.bad_evals >= cfg.asgd_nonmono:
+                self._start_asgd(f"{self.state.bad_evals} evaluations without improvement")
         self._log({"split": "valid", "step": self.state.step, "epoch": self.state.epoch, **metrics})
         log.info("step %d valid %s=%.4f (best %.4f at step %d)", self.state.step, cfg.metric, value,
                  self.state.best_metric, self.state.best_step)
@@ -332,8 +347,8 @@ class Trainer:
         }
         if self.ema is not None:
             payload["ema"] = self.ema.state_dict()
-            if name == "best":  # what inference loads: the averaged weights that were evaluated
-                payload["model"] = self.ema.module.state_dict()
+            if name == "best":  # what inference loads: the weights that were evaluated
+                payload["model"] = self._evaluated_model().state_dict()
         save_checkpoint(self.checkpoint_dir / f"{name}.pt", payload)
 
     def _keep_step_checkpoint(self) -> None:
@@ -342,7 +357,7 @@ class Trainer:
         keep = self.config.keep_checkpoints
         if not keep or self.rank != 0:
             return
-        model = self.ema.module if self.ema is not None else self.model
+        model = self._evaluated_model()
         save_checkpoint(self.checkpoint_dir / f"step-{self.state.step:07d}.pt",
                         {"model": model.state_dict(), "state": asdict(self.state)})
         for old in sorted(self.checkpoint_dir.glob("step-*.pt"))[:-keep]:
