@@ -264,15 +264,19 @@ class TranslationTask(DatasetSplits, Task):
     # ---------------------------------------------------------------------------------- scoring
     def evaluate(self, model: nn.Module, dataset: datasets.Dataset, details: bool = False) -> dict[str, Any]:
         """Greedy BLEU and chrF (validation picks best.pt by them); with ``details`` also beam search
-        (``decoding.beam_size``, ``length_penalty``) under ``beam``, and signatures and samples."""
+        (``decoding.beam_size``, ``length_penalty``) under ``beam``, and signatures and samples. With
+        ``details`` the top-level ``bleu``/``chrf`` are those of the recipe's own decoding (beam search
+        when ``beam_size`` > 1), named in ``decoding``: what ``predict`` would write."""
         greedy = self._score(model, dataset, 1)
         if not details:
             return {"bleu": greedy["bleu"], "chrf": greedy["chrf"]}
-        result: dict[str, Any] = {"bleu": greedy["bleu"], "chrf": greedy["chrf"], "greedy": greedy}
+        result: dict[str, Any] = {"bleu": greedy["bleu"], "chrf": greedy["chrf"], "decoding": "greedy",
+                                  "greedy": greedy}
         if self.decoding.beam_size > 1:
             beam = self._score(model, dataset, self.decoding.beam_size)
             result["beam"] = {**beam, "beam_size": self.decoding.beam_size,
                               "length_penalty": self.decoding.length_penalty}
+            result.update(bleu=beam["bleu"], chrf=beam["chrf"], decoding="beam")
         return result
 
     def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
