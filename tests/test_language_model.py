@@ -97,7 +97,13 @@ def test_weight_drop_equals_an_lstm_run_with_the_dropped_matrix() -> None:
     drop.eval()
     plain = copy.deepcopy(torch.nn.LSTM(3, 4, batch_first=True))
     plain.load_state_dict(rnn.state_dict() | {"weight_hh_l0": drop.weight_hh_raw.data})
+    keys = set(drop.state_dict())
     torch.testing.assert_close(drop(x)[0], plain(x)[0])
+    # Evaluating leaves the parameters as they were, and training goes on after it (a PTB run once
+    # failed at its first step after the end-of-epoch evaluation).
+    assert set(drop.state_dict()) == keys and "rnn.weight_hh_l0" not in keys
+    drop.train()
+    drop(x)[0].sum().backward()
 
 
 def test_the_carried_state_matters_and_scoring_leaves_it_alone() -> None:

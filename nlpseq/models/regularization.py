@@ -53,7 +53,11 @@ class WeightDrop(nn.Module):
         return F.dropout(self.weight_hh_raw, self.p, self.training)
 
     def forward(self, *args, **kwargs):
-        self.rnn.weight_hh_l0 = self.dropped_weight()
+        weight = self.dropped_weight()
+        # Out of training F.dropout returns the Parameter itself; assigned as is, it would be registered
+        # with the RNN (a second copy in state_dict, and the next training forward's plain tensor could
+        # no longer be assigned): give the RNN a view of it instead.
+        self.rnn.weight_hh_l0 = weight.view_as(weight) if isinstance(weight, nn.Parameter) else weight
         return self.rnn(*args, **kwargs)
 
 
