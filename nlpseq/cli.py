@@ -113,8 +113,10 @@ def _add_checkpoint_and_search(p: argparse.ArgumentParser) -> None:
 
 
 def _task_options(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, object]:
-    """The task-specific flags the user actually gave (None / False: not given)."""
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) not in (None, False)}
+    """The task-specific flags the user actually gave (None / False: not given). Compared by identity:
+    ``0.0 in (None, False)`` is true, and ``--length-penalty 0`` is a value."""
+    given = {name: getattr(args, name, None) for name in names}
+    return {name: value for name, value in given.items() if value is not None and value is not False}
 
 
 def _split_lines(text: str) -> list[str]:

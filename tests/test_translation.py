@@ -63,6 +63,10 @@ def test_evaluate_a_split_or_any_prefix(run_dir: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     metrics = json.loads(done.stdout)
     assert "beam" not in metrics and metrics["decoding"] == "greedy" and metrics["bleu"] > 60
+    # A length penalty of 0 is a value, not "not given" (the recipe's is 0.6).
+    done = run_cli("evaluate", str(run_dir), "--length-penalty", "0")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["beam"]["length_penalty"] == 0.0
     prefix = write_prefix(tmp_path / "other", toy_pairs(10, 9))
     done = run_cli("evaluate", str(run_dir), "--data", prefix)
     assert done.returncode == 0, done.stderr
