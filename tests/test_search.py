@@ -110,3 +110,23 @@ def test_decoder_step_by_step_equals_the_teacher_forced_pass(name: str) -> None:
     for position in range(target.size(1)):
         log_probs, state, _ = model.decode_step(target[:, position], state, memory)
         torch.testing.assert_close(log_probs, forced[:, position], atol=1e-5, rtol=1e-5)
+
+
+def test_finished_sentences_leave_the_batch() -> None:
+    # EOS is never chosen freely, so each sentence ends exactly at its limit, and from then on the
+    # decoder runs on the other sentences' K rows only.
+    model = model_for("gru-bahdanau")
+    with torch.no_grad():
+        model.decoder.output.bias[EOS_ID] -= 100.0
+    memory, state, _ = encode(model, SOURCES)
+    rows = []
+    step = model.decode_step
+
+    def counting_step(previous, state, memory):
+        rows.append(previous.numel())
+        return step(previous, state, memory)
+
+    model.decode_step = counting_step
+    found = beam_search(model, memory, state, torch.tensor([3, 1, 4, 2, 5]), beam_size=3)
+    assert rows == [15, 12, 9, 6, 3]
+    assert [len(h[0].tokens) for h in found] == [2, 0, 3, 1, 4]

@@ -72,6 +72,12 @@ class Memory:
     mask: torch.Tensor
     lengths: torch.Tensor = field(default_factory=lambda: torch.empty(0))
 
+    def select(self, index: torch.Tensor) -> Memory:
+        """The sentences ``index [B']`` (beam search drops the sentences it has finished)."""
+        return Memory(self.values.index_select(0, index), self.keys.index_select(0, index),
+                      self.mask.index_select(0, index),
+                      self.lengths.index_select(0, index) if self.lengths.numel() else self.lengths)
+
 
 class AttentionDecoder(nn.Module):
     """Decoder RNN with attention over :class:`Memory`.

@@ -7,9 +7,11 @@ attention reads the encoder states of a sentence through a ``[B, K, ...]`` view 
 Beam search keeps finished hypotheses in the beam: a hypothesis that wrote EOS can only extend by PAD
 at log-probability 0, so it keeps its score and length and competes with the live ones. Candidates are
 ranked by the GNMT length-penalised score ``log p / ((5 + |y|) / 6) ** alpha`` (Wu et al. 2016, |y|
-counting EOS), with alpha = 0 the plain log-probability. Each sentence stops at
-``max_length = ratio * source length + constant`` tokens (EOS forced there). Nothing couples two
-sentences of a batch, so a sentence gets the same output whatever batch it is decoded in.
+counting EOS), with alpha = 0 the plain log-probability. A sentence is done when its ``n_best`` best
+hypotheses (by that score) have all finished (OpenNMT's rule), or at ``max_length = ratio * source
+length + constant`` tokens (EOS forced there); done sentences leave the batch, so the rest decode on
+fewer rows and one long sentence does not keep the others' rows running. Nothing couples two sentences
+of a batch, so a sentence gets the same output whatever batch it is decoded in.
 """
 
 from __future__ import annotations
@@ -101,13 +103,14 @@ def beam_search(model: StepModel, memory: Memory, state: DecoderState, limits: t
     """The ``n_best`` highest-scoring hypotheses of each of B sentences, best first.
 
     ``state`` holds one row per sentence (from the encoder); ``limits [B]`` from :func:`max_lengths`.
+    The tensors below cover the A sentences still active (A <= B; ``active`` maps them back).
     """
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best must be between 1 and the beam size {beam_size}, got {n_best}")
     batch, width = memory.values.size(0), beam_size
     device = memory.values.device
-    offsets = torch.arange(batch, device=device).unsqueeze(1) * width  # [B, 1]
-    state = state.select(torch.arange(batch, device=device).repeat_interleave(width))
+    active = torch.arange(batch, device=device)  # [A] original sentence of each active row
+    state = state.select(active.repeat_interleave(width))
     previous = torch.full((batch * width,), BOS_ID, dtype=torch.long, device=device)
     scores = torch.full((batch, width), float("-inf"), device=device)
     scores[:, 0] = 0.0  # the K copies of the start are one hypothesis: only one may extend
@@ -116,49 +119,62 @@ def beam_search(model: StepModel, memory: Memory, state: DecoderState, limits: t
     history = torch.empty(batch, width, 0, dtype=torch.long, device=device)
     attention_history = None
     limit = limits.view(batch, 1, 1)
+    results: list[list[Hypothesis]] = [[] for _ in range(batch)]
     for position in range(int(limits.max())):
+        rows = active.numel()
         log_probs, state, attention = model.decode_step(previous, state, memory)
         vocab = log_probs.size(-1)
-        log_probs = log_probs.view(batch, width, vocab)
+        log_probs = log_probs.view(rows, width, vocab)
         log_probs = _only(log_probs, position + 1 >= limit, EOS_ID)
         # A finished hypothesis extends only by PAD, at no cost.
         log_probs = _only(log_probs, finished.unsqueeze(-1), PAD_ID).masked_fill(
             finished.unsqueeze(-1) & (torch.arange(vocab, device=device) == PAD_ID), 0.0)
-        candidates = scores.unsqueeze(-1) + log_probs  # [B, K, V]
-        new_lengths = torch.where(finished, lengths, position + 1).unsqueeze(-1)  # [B, K, 1]
+        candidates = scores.unsqueeze(-1) + log_probs  # [A, K, V]
+        new_lengths = torch.where(finished, lengths, position + 1).unsqueeze(-1)  # [A, K, 1]
         penalised = candidates / length_penalty(new_lengths, alpha)
-        _, flat = penalised.view(batch, -1).topk(width, dim=-1)  # [B, K]
+        _, flat = penalised.view(rows, -1).topk(width, dim=-1)  # [A, K], best first
         origin = torch.div(flat, vocab, rounding_mode="floor")
         token = flat % vocab
-        scores = candidates.view(batch, -1).gather(1, flat)
+        scores = candidates.view(rows, -1).gather(1, flat)
         lengths = new_lengths.squeeze(-1).gather(1, origin)
         finished = finished.gather(1, origin) | (token == EOS_ID)
-        index = (origin + offsets).view(-1)
+        index = (origin + torch.arange(rows, device=device).unsqueeze(1) * width).view(-1)
         state = state.select(index)
         history = torch.cat([history.gather(1, origin.unsqueeze(-1).expand_as(history)),
                              token.unsqueeze(-1)], dim=-1)
         if return_attention:
-            step = attention.index_select(0, index).view(batch, width, 1, -1)  # the kept hypotheses' rows
-            previous_rows = (attention_history.view(batch * width, position, -1).index_select(0, index)
-                             .view(batch, width, position, -1) if attention_history is not None else None)
+            step = attention.index_select(0, index).view(rows, width, 1, -1)  # the kept hypotheses' rows
+            previous_rows = (attention_history.view(rows * width, position, -1).index_select(0, index)
+                             .view(rows, width, position, -1) if attention_history is not None else None)
             attention_history = step if previous_rows is None else torch.cat([previous_rows, step], dim=2)
         previous = token.view(-1)
-        if bool(finished.all()):
+        done = finished[:, :n_best].all(-1)  # one host read per step, as the loop's own stop test
+        if not bool(done.any()):
+            continue
+        for row in done.nonzero().view(-1).tolist():
+            results[int(active[row])] = _best(history[row], scores[row], lengths[row], alpha, n_best,
+                                              None if attention_history is None else attention_history[row],
+                                              int(memory.lengths[row]) if memory.lengths.numel() else 0)
+        keep = (~done).nonzero().view(-1)
+        if keep.numel() == 0:
             break
-    final = scores / length_penalty(lengths, alpha)
-    order = final.argsort(dim=-1, descending=True, stable=True)
-    ids, lengths_list = history.tolist(), lengths.tolist()
-    results = []
-    for row in range(batch):
-        best = []
-        for beam in order[row, :n_best].tolist():
-            out = _trim(ids[row][beam])
-            attention = None
-            if attention_history is not None:
-                rows, columns = lengths_list[row][beam], int(memory.lengths[row])
-                attention = attention_history[row, beam, :rows, :columns]
-            best.append(Hypothesis(out, float(scores[row, beam]), float(final[row, beam]), attention))
-        results.append(best)
+        # The done sentences leave the batch: every per-sentence tensor keeps the other rows only.
+        beams = (keep.unsqueeze(1) * width + torch.arange(width, device=device)).view(-1)
+        active, memory, limit = active[keep], memory.select(keep), limit[keep]
+        scores, lengths, finished, history = scores[keep], lengths[keep], finished[keep], history[keep]
+        state, previous = state.select(beams), previous[beams]
+        if attention_history is not None:
+            attention_history = attention_history[keep]
     return results
 
 
+def _best(history: torch.Tensor, scores: torch.Tensor, lengths: torch.Tensor, alpha: float, n_best: int,
+          attention: torch.Tensor | None, source_length: int) -> list[Hypothesis]:
+    """The ``n_best`` hypotheses of one sentence, best penalised score first: ``history [K, T]``,
+    ``scores``/``lengths [K]``, ``attention [K, T, S]`` or None."""
+    final = scores / length_penalty(lengths, alpha)
+    order = final.argsort(descending=True, stable=True)[:n_best].tolist()
+    ids, lengths_list = history.tolist(), lengths.tolist()
+    return [Hypothesis(_trim(ids[beam]), float(scores[beam]), float(final[beam]),
+                       None if attention is None else attention[beam, :lengths_list[beam], :source_length])
+            for beam in order]
