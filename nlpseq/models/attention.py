@@ -60,8 +60,10 @@ class Attention(nn.Module):
         ``mask [B, S]`` True on real source tokens (every row needs at least one).
         """
         if self.kind == "bahdanau":
-            hidden = torch.tanh(self.query_layer(queries).unsqueeze(2) + keys.unsqueeze(1))  # [B, K, S, A]
-            scores = self.energy(hidden).squeeze(-1)
+            # [B, K, S, A]: the largest tensor of a decoding step, and memory-bound on CPU: tanh in
+            # place and a matrix-vector product for the energy (not a 1-column Linear) touch it twice.
+            hidden = (self.query_layer(queries).unsqueeze(2) + keys.unsqueeze(1)).tanh_()
+            scores = torch.matmul(hidden, self.energy.weight.squeeze(0))
         else:
             scores = torch.bmm(queries, keys.transpose(1, 2))
         # fp32 softmax: under bf16 autocast a low-precision softmax visibly blurs long sources.

@@ -51,11 +51,19 @@ def max_lengths(source_lengths: torch.Tensor, ratio: float, constant: int) -> to
     return (source_lengths.float() * ratio).floor().long() + constant
 
 
-def _only(log_probs: torch.Tensor, rows: torch.Tensor, token: int) -> torch.Tensor:
+def _only(log_probs: torch.Tensor, rows: torch.Tensor, token: int, value: float | None = None) -> torch.Tensor:
     """Rows selected by ``rows`` (a bool mask broadcastable to ``log_probs[..., :1]``) may only write
-    ``token``: every other entry becomes -inf (``token``'s own value is kept)."""
-    vocab = torch.arange(log_probs.size(-1), device=log_probs.device)
-    return log_probs.masked_fill(rows & (vocab != token), float("-inf"))
+    ``token``: every other entry becomes -inf, ``token``'s keeps its value (or takes ``value``).
+
+    Works in place on ``log_probs`` (a fresh log_softmax) with a per-row mask, so nothing of the
+    vocabulary's size is built: beam search calls it twice a step on ``[B, K, V]``.
+    """
+    kept = log_probs[..., token].clone()
+    if value is not None:
+        kept = kept.masked_fill(rows.squeeze(-1), value)
+    log_probs.masked_fill_(rows, float("-inf"))
+    log_probs[..., token] = kept
+    return log_probs
 
 
 @torch.no_grad()
@@ -127,8 +135,7 @@ def beam_search(model: StepModel, memory: Memory, state: DecoderState, limits: t
         log_probs = log_probs.view(rows, width, vocab)
         log_probs = _only(log_probs, position + 1 >= limit, EOS_ID)
         # A finished hypothesis extends only by PAD, at no cost.
-        log_probs = _only(log_probs, finished.unsqueeze(-1), PAD_ID).masked_fill(
-            finished.unsqueeze(-1) & (torch.arange(vocab, device=device) == PAD_ID), 0.0)
+        log_probs = _only(log_probs, finished.unsqueeze(-1), PAD_ID, 0.0)
         candidates = scores.unsqueeze(-1) + log_probs  # [A, K, V]
         new_lengths = torch.where(finished, lengths, position + 1).unsqueeze(-1)  # [A, K, 1]
         penalised = candidates / length_penalty(new_lengths, alpha)
