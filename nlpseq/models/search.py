@@ -7,10 +7,12 @@ attention reads the encoder states of a sentence through a ``[B, K, ...]`` view 
 Beam search keeps finished hypotheses in the beam: a hypothesis that wrote EOS can only extend by PAD
 at log-probability 0, so it keeps its score and length and competes with the live ones. Candidates are
 ranked by the GNMT length-penalised score ``log p / ((5 + |y|) / 6) ** alpha`` (Wu et al. 2016, |y|
-counting EOS), with alpha = 0 the plain log-probability. A sentence is done when its ``n_best`` best
-hypotheses (by that score) have all finished (OpenNMT's rule), or at ``max_length = ratio * source
-length + constant`` tokens (EOS forced there); done sentences leave the batch, so the rest decode on
-fewer rows and one long sentence does not keep the others' rows running. Nothing couples two sentences
+counting EOS), with alpha = 0 the plain log-probability. A sentence is done when all K of its
+hypotheses have finished, or at ``max_length = ratio * source length + constant`` tokens (EOS forced
+there); done sentences leave the batch, so the rest decode on fewer rows and one long sentence does not
+keep the others' rows running. (Stopping as soon as the best hypothesis has finished, Joey NMT's and
+OpenNMT's rule, decoded 1.3x faster on the LibreOffice model but cost 0.2-0.35 valid BLEU: the length
+penalty lets a longer hypothesis still overtake a finished one.) Nothing couples two sentences
 of a batch, so a sentence gets the same output whatever batch it is decoded in.
 """
 
@@ -155,7 +157,7 @@ def beam_search(model: StepModel, memory: Memory, state: DecoderState, limits: t
                              .view(rows, width, position, -1) if attention_history is not None else None)
             attention_history = step if previous_rows is None else torch.cat([previous_rows, step], dim=2)
         previous = token.view(-1)
-        done = finished[:, :n_best].all(-1)  # one host read per step, as the loop's own stop test
+        done = finished.all(-1)  # one host read per step, as the loop's own stop test
         if not bool(done.any()):
             continue
         for row in done.nonzero().view(-1).tolist():
