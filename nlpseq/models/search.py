@@ -157,7 +157,8 @@ def beam_search(model: StepModel, memory: Memory, state: DecoderState, limits: t
                              .view(rows, width, position, -1) if attention_history is not None else None)
             attention_history = step if previous_rows is None else torch.cat([previous_rows, step], dim=2)
         previous = token.view(-1)
-        done = finished.all(-1)  # one host read per step, as the loop's own stop test
+        # Slots at -inf (a beam wider than the hypotheses a sentence has) are never going to win.
+        done = (finished | scores.isneginf()).all(-1)  # one host read per step, as the loop's own test
         if not bool(done.any()):
             continue
         for row in done.nonzero().view(-1).tolist():
