@@ -30,7 +30,8 @@ def test_mr_bigru_short_run_is_well_above_chance(tmp_path: Path) -> None:
 def test_conll2003_ner_short_run_finds_entities(tmp_path: Path) -> None:
     results = nlpseq.train(load_config("recipes/tagging/conll2003_ner_bilstm_crf.yaml", [
         f"run_dir={tmp_path / 'ner'}", "trainer.max_steps=300", "trainer.progress=false",
-        "trainer.eval_every=300"]))
+        # The recipe's weight average spans ~1,000 steps: after 300 it is mostly the first weights.
+        "trainer.eval_every=300", "trainer.ema_decay=null"]))
     assert results["test"]["sentences"] == 3453
     assert set(results["test"]["per_type"]) == {"PER", "LOC", "ORG", "MISC"}
     # 300 steps (~2/3 of an epoch) are far from converged but far from zero.
