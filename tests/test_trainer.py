@@ -38,8 +38,8 @@ def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path: Path
     nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=9", *averaging)))
     # Same run folder, more steps (a change that is safe on resume, allowed explicitly): it resumes from
     # checkpoints/last.pt.
-    resumed = nlpseq.train(load_config(TINY, _overrides(tmp_path, "split", "trainer.max_steps=14", *averaging)),
-                           allow_changes=True)
+    longer = _overrides(tmp_path, "split", "trainer.max_steps=14", *averaging)
+    resumed = nlpseq.train(load_config(TINY, longer), allow_changes=True)
     whole_losses, split_losses = _train_losses(tmp_path / "whole"), _train_losses(tmp_path / "split")
     assert sorted(split_losses) == list(range(1, 15))
     for step in range(10, 15):
@@ -237,8 +237,12 @@ def _fit_asgd(run_dir: Path, scores: list[float], **config) -> dict:
     settings = {"optimizer": "asgd", "momentum": 0.0, "lr": 1.0, "grad_clip": None, "metric": "score",
                 "metric_mode": "max", "progress": False, "max_epochs": 1, "eval_every": 1, **config}
     evaluations = iter(scores)
-    Trainer(Linear1(), TrainerConfig(**settings), run_dir, ListBatches([{"x": x, "num_tokens": torch.tensor(1)}] * 5),
-            lambda m: {"score": next(evaluations)}).fit()
+
+    def evaluate(model: torch.nn.Module) -> dict[str, float]:
+        return {"score": next(evaluations)}
+
+    batches = ListBatches([{"x": x, "num_tokens": torch.tensor(1)}] * 5)
+    Trainer(Linear1(), TrainerConfig(**settings), run_dir, batches, evaluate).fit()
     return torch.load(run_dir / "checkpoints/last.pt", weights_only=True)
 
 

@@ -53,7 +53,8 @@ def max_lengths(source_lengths: torch.Tensor, ratio: float, constant: int) -> to
     return (source_lengths.float() * ratio).floor().long() + constant
 
 
-def _only(log_probs: torch.Tensor, rows: torch.Tensor, token: int, value: float | None = None) -> torch.Tensor:
+def _only(log_probs: torch.Tensor, rows: torch.Tensor, token: int, value: float | None = None
+          ) -> torch.Tensor:
     """Rows selected by ``rows`` (a bool mask broadcastable to ``log_probs[..., :1]``) may only write
     ``token``: every other entry becomes -inf, ``token``'s keeps its value (or takes ``value``).
 
@@ -120,6 +121,7 @@ def beam_search(model: StepModel, memory: Memory, state: DecoderState, limits: t
     batch, width = memory.values.size(0), beam_size
     device = memory.values.device
     active = torch.arange(batch, device=device)  # [A] original sentence of each active row
+    offsets = active.unsqueeze(1) * width  # [A, 1] first hypothesis row of each active sentence
     state = state.select(active.repeat_interleave(width))
     previous = torch.full((batch * width,), BOS_ID, dtype=torch.long, device=device)
     scores = torch.full((batch, width), float("-inf"), device=device)
@@ -147,7 +149,7 @@ def beam_search(model: StepModel, memory: Memory, state: DecoderState, limits: t
         scores = candidates.view(rows, -1).gather(1, flat)
         lengths = new_lengths.squeeze(-1).gather(1, origin)
         finished = finished.gather(1, origin) | (token == EOS_ID)
-        index = (origin + torch.arange(rows, device=device).unsqueeze(1) * width).view(-1)
+        index = (origin + offsets).view(-1)
         state = state.select(index)
         history = torch.cat([history.gather(1, origin.unsqueeze(-1).expand_as(history)),
                              token.unsqueeze(-1)], dim=-1)
@@ -171,6 +173,7 @@ def beam_search(model: StepModel, memory: Memory, state: DecoderState, limits: t
         # The done sentences leave the batch: every per-sentence tensor keeps the other rows only.
         beams = (keep.unsqueeze(1) * width + torch.arange(width, device=device)).view(-1)
         active, memory, limit = active[keep], memory.select(keep), limit[keep]
+        offsets = offsets[: keep.numel()]  # rows are renumbered 0..A'-1
         scores, lengths, finished, history = scores[keep], lengths[keep], finished[keep], history[keep]
         state, previous = state.select(beams), previous[beams]
         if attention_history is not None:
