@@ -128,8 +128,39 @@ def test_the_carried_state_matters_and_scoring_leaves_it_alone() -> None:
 
 def test_pad_and_bos_are_never_predicted() -> None:
     logits, _ = small_model().score(torch.tensor([[4, 5]]))
+    assert logits.shape == (1, 2, 20)  # the output product's padding to 32 rows never shows
     assert torch.isinf(logits[..., 0]).all() and torch.isinf(logits[..., 2]).all()
     assert torch.isfinite(logits[..., 3:]).all()
+
+
+def test_training_loss_and_gradients_equal_plain_cross_entropy() -> None:
+    """The padded output product and the in-place cross-entropy change nothing but speed."""
+    torch.manual_seed(0)
+    model = small_model()
+    ids = torch.randint(3, 20, (3, 6))
+    targets = torch.randint(3, 20, (3, 6))
+    targets[1, 2:] = -100
+    batch = {"input_ids": ids, "targets": targets, "reset": torch.tensor(True)}
+    model(batch).loss.backward()
+    fused = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    logits, _ = model.score(ids)
+    expected = F.cross_entropy(logits.reshape(-1, 20), targets.reshape(-1), ignore_index=-100, reduction="sum")
+    expected.backward()
+    torch.testing.assert_close(model(batch).loss, expected)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(fused[name], p.grad, msg=name)
+
+
+def test_summed_cross_entropy_refuses_a_second_backward() -> None:
+    from nlpseq.models.losses import summed_cross_entropy
+
+    logits = torch.randn(4, 7, requires_grad=True)
+    loss = summed_cross_entropy(logits, torch.tensor([1, -100, 3, 6]))
+    loss.backward(retain_graph=True)
+    torch.testing.assert_close(logits.grad[1], torch.zeros(7))  # the ignored row
+    with pytest.raises(RuntimeError, match="inplace"):
+        loss.backward()
 
 
 def _fit(run_dir: Path, max_steps: int) -> LanguageModel:
