@@ -145,7 +145,8 @@ def test_training_loss_and_gradients_equal_plain_cross_entropy() -> None:
     fused = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad()
     logits, _ = model.score(ids)
-    expected = F.cross_entropy(logits.reshape(-1, 20), targets.reshape(-1), ignore_index=-100, reduction="sum")
+    expected = F.cross_entropy(logits.reshape(-1, 20), targets.reshape(-1), ignore_index=-100,
+                               reduction="sum")
     expected.backward()
     torch.testing.assert_close(model(batch).loss, expected)
     for name, p in model.named_parameters():
