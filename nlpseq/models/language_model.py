@@ -116,10 +116,10 @@ class LanguageModel(nn.Module):
         nn.init.zeros_(self.output.bias)
         if tie_weights:
             self.output.weight = self.embedding.weight
-        # The output layer's matrix product runs over a row count padded to a multiple of 16: on CPU an
-        # odd count such as PTB's 10,003 made the [B*T, V] product ~1.5x slower (unaligned rows). The
-        # padded rows and the never-predicted ids (<pad>, <s>) get a -inf bias, added inside the
-        # product, so no separate pass over the logits masks them.
+        # In training the output layer's matrix product runs over a row count padded to a multiple of
+        # 16: on CPU an odd count such as PTB's 10,003 made the [B*T, V] product ~1.5x slower (unaligned
+        # rows). The padded rows and the never-predicted ids (<pad>, <s>) get a -inf bias, added inside
+        # the product, so no separate pass over the logits masks them.
         self.padded_vocab = -(-vocab_size // 16) * 16
         never = torch.zeros(self.padded_vocab)
         never[[PAD_ID, BOS_ID]] = float("-inf")
@@ -173,13 +173,13 @@ class LanguageModel(nn.Module):
         condition comes from :meth:`initial_state`. ``lengths [B]`` marks right padding: the returned
         state is then each row's state after its last real token.
         """
-        logits, new_state = self._padded_score(input_ids, state, condition, lengths)
-        return logits[..., :self.vocab_size], new_state
+        x, new_state = self._features(input_ids, state, condition, lengths)
+        return self._logits(x, padded=False), new_state
 
-    def _padded_score(self, input_ids: torch.Tensor, state: LayerStates | None,
-                      condition: torch.Tensor | None, lengths: torch.Tensor | None
-                      ) -> tuple[torch.Tensor, LayerStates]:
-        """:meth:`score` with ``logits [B, T, padded_vocab]`` (the extra columns are -inf)."""
+    def _features(self, input_ids: torch.Tensor, state: LayerStates | None,
+                  condition: torch.Tensor | None, lengths: torch.Tensor | None
+                  ) -> tuple[torch.Tensor, LayerStates]:
+        """The output layer's input ``[B, T, E]`` and the state after the last token."""
         embedded = embedding_dropout(self.embedding, input_ids, self.embedding_dropout, self.training)
         x = self.input_dropout(embedded)
         if self.condition_every_step:
@@ -197,12 +197,19 @@ class LanguageModel(nn.Module):
         x = self.output_dropout(x)
         if self.projection is not None:
             x = self.projection(x)
+        return x, new_state
+
+    def _logits(self, x: torch.Tensor, padded: bool) -> torch.Tensor:
+        """``x [B, T, E]`` -> ``logits [B, T, V]``, or ``[B, T, padded_vocab]`` (extra columns -inf).
+
+        Padding copies the (possibly tied) matrix, and its gradient flows back into the real rows: it
+        pays on a training window's thousand rows, not on a generation step's few, so only training
+        pads."""
         weight, bias = self.output.weight, self.output.bias
-        if self.padded_vocab > self.vocab_size:
-            # A padded copy of the (possibly tied) matrix: its gradient flows back into the real rows.
-            weight = F.pad(weight, (0, 0, 0, self.padded_vocab - self.vocab_size))
-            bias = F.pad(bias, (0, self.padded_vocab - self.vocab_size))
-        return F.linear(x, weight, bias + self.never_bias), new_state
+        extra = self.padded_vocab - self.vocab_size if padded else 0
+        if not extra:
+            return F.linear(x, weight, bias + self.never_bias[:self.vocab_size])
+        return F.linear(x, F.pad(weight, (0, 0, 0, extra)), F.pad(bias, (0, extra)) + self.never_bias)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> LMOutput:
         """Training on a window (stream) or on padded documents: summed cross-entropy over targets
@@ -213,7 +220,8 @@ class LanguageModel(nn.Module):
             state = self.initial_state(input_ids.size(0), condition)
         else:
             state = self.carried
-        logits, new_state = self._padded_score(input_ids, state, condition, batch.get("lengths"))
+        x, new_state = self._features(input_ids, state, condition, batch.get("lengths"))
+        logits = self._logits(x, padded=True)
         # Detached: gradients stop at the window edge (truncated BPTT).
         self.carried = self.detach_state(new_state)
         loss = summed_cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1))

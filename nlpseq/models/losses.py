@@ -2,8 +2,9 @@
 
 ``F.cross_entropy`` over a language model's ``[N, V]`` logits makes three vocabulary-sized passes in
 backward (a zero-filled gradient for the NLL, a scatter into it, then log-softmax's backward); here the
-saved log-probabilities become the gradient in place (``exp`` -> subtract one at the target -> scale), which
-made a PTB-sized step (1,120 x 10,016) about 12% faster on CPU. The values and gradients equal
+saved log-probabilities become the gradient in place (``exp`` -> subtract one at the target -> scale). On
+CPU the loss's forward and backward over PTB-sized logits (1,120 x 10,016) took 37 ms instead of 66 (a
+whole training step ~5% faster). The values and gradients equal
 ``F.cross_entropy(logits, targets, ignore_index=-100, reduction="sum")``.
 
 Because the saved tensor is overwritten, a second backward through the same graph fails loudly (autograd's
