@@ -123,6 +123,10 @@ class TrainerConfig:
     plateau_patience: int = ranged(1, ge=0)
     max_epochs: int = ranged(10, ge=1)
     max_steps: int | None = ranged(None, ge=1)
+    # Stop training once this many wall-clock minutes (evaluations included, summed over resumes)
+    # have passed, as if max_epochs had been reached: the final evaluation, best.pt and the test run
+    # still happen. For fixed-time benchmarks and shared machines (fairseq's --stop-time-hours).
+    max_minutes: float | None = ranged(None, gt=0)
     # Token budget per batch (padded size: rows x longest row); ``batch_size`` caps the rows.
     batch_tokens: int = ranged(2048, ge=1)
     batch_size: int = ranged(64, ge=1)

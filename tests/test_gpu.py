@@ -34,3 +34,63 @@ def test_crf_is_fp32_under_bf16_autocast_on_cuda() -> None:
         log_z = crf.log_partition(emissions.bfloat16(), mask)
     assert log_z.dtype == torch.float32
     torch.testing.assert_close(log_z, crf.log_partition(emissions.bfloat16().float(), mask))
+
+
+def test_weight_drop_keeps_cudnns_fused_lstm_on_cuda() -> None:
+    """AWD-LSTM's DropConnect: one cuDNN call over all steps, with the dropped matrix in it."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from nlpseq.models.regularization import WeightDrop
+
+    torch.manual_seed(0)
+    rnn = torch.nn.LSTM(8, 16, batch_first=True).cuda()
+    reference = copy.deepcopy(rnn)
+    drop = WeightDrop(rnn, 0.5).train()
+    x = torch.randn(4, 7, 8, device="cuda")
+    torch.manual_seed(7)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        out, _ = drop(x)
+        out.sum().backward()
+    assert "aten::_cudnn_rnn" in {event.key for event in profile.key_averages()}
+    assert drop.weight_hh_raw.grad.abs().sum() > 0
+    torch.manual_seed(7)
+    dropped = F.dropout(drop.weight_hh_raw, 0.5, True)
+    del reference.weight_hh_l0
+    reference.weight_hh_l0 = dropped.detach()
+    torch.testing.assert_close(out, reference(x)[0])
+
+
+def test_language_model_loss_and_gradients_on_cuda_equal_plain_cross_entropy() -> None:
+    """The padded output product and the in-place summed cross-entropy on CUDA kernels."""
+    import torch.nn.functional as F
+
+    from tests.test_language_model import small_model
+
+    model = small_model().cuda()
+    ids = torch.randint(3, 20, (3, 6), device="cuda")
+    targets = torch.randint(3, 20, (3, 6), device="cuda")
+    targets[1, 2:] = -100
+    batch = {"input_ids": ids, "targets": targets, "reset": torch.tensor(True, device="cuda")}
+    model(batch).loss.backward()
+    fused = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    logits, _ = model.score(ids)
+    F.cross_entropy(logits.reshape(-1, 20), targets.reshape(-1), ignore_index=-100, reduction="sum").backward()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(fused[name], p.grad, msg=name)
+
+
+def test_tiny_language_model_trains_and_generates_on_cuda(tmp_path: Path) -> None:
+    from tests.test_language_model import WORDS, text_files
+
+    run = tmp_path / "lm"
+    results = nlpseq.train(load_config("recipes/lm/tiny.yaml", [
+        *text_files(tmp_path / "data"), f"run_dir={run}", "trainer.max_epochs=4", "trainer.device=cuda"]))
+    assert results["device"].startswith("cuda")
+    assert results["test"]["perplexity"] < 4.0
+    predictor = nlpseq.load(run, device="cuda")
+    first = predictor.generate(["the cat", ""], num_samples=3, seed=4, max_new_tokens=12, top_k=5)
+    assert first == predictor.generate(["the cat", ""], num_samples=3, seed=4, max_new_tokens=12, top_k=5)
+    assert all(set(row["text"].split()) <= set(WORDS) for row in first)

@@ -90,6 +90,37 @@ def test_early_stopping_stops_after_patience(tmp_path: Path) -> None:
     assert evaluations[-1]["step"] == 12
 
 
+def test_max_minutes_stops_training_and_still_tests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A clock that moves 10 seconds each time it is read. It is read when training starts, on each
+    # pass of the epoch loop and after every optimizer step, so 1 minute runs out within 6 steps.
+    ticks = iter(range(0, 10**6, 10))
+    monkeypatch.setattr("nlpseq.training.trainer._now", lambda: float(next(ticks)))
+    short = nlpseq.train(load_config(TINY, _overrides(tmp_path, "timed", "trainer.max_minutes=1")))
+    assert 1 <= short["steps"] <= 6
+    assert "accuracy" in short["test"]  # the test split is still scored, on best.pt
+    rows = [json.loads(line) for line in (tmp_path / "timed/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["split"] == "valid"][-1] == short["steps"]  # a final evaluation
+    state = torch.load(tmp_path / "timed/checkpoints/last.pt", weights_only=True)["state"]
+    assert state["wall_seconds"] >= 60
+    # The same limit again: nothing more to do. A larger one (safe on resume) trains on, with the clock
+    # carrying on from the minute already spent; with no limit the run goes on to max_epochs.
+    assert nlpseq.train(load_config(TINY, _overrides(tmp_path, "timed", "trainer.max_minutes=1")))["steps"] == \
+        short["steps"]
+    longer = nlpseq.train(load_config(TINY, _overrides(tmp_path, "timed", "trainer.max_minutes=2")),
+                          allow_changes=True)
+    assert short["steps"] < longer["steps"] <= short["steps"] + 5
+    whole = nlpseq.train(load_config(TINY, _overrides(tmp_path, "whole")))
+    assert whole["steps"] > longer["steps"]
+
+
+def test_the_last_step_logs_its_partial_window(tmp_path: Path) -> None:
+    results = nlpseq.train(load_config(TINY, _overrides(tmp_path, "partial", "trainer.max_steps=7",
+                                                         "trainer.log_every=100")))
+    rows = [json.loads(line) for line in (tmp_path / "partial/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["split"] == "train"] == [7]
+    assert results["train_tokens_per_s"] > 0  # time and tokens of all 7 steps counted
+
+
 @pytest.mark.parametrize("schedule", ["warmup_linear", "plateau"])
 def test_schedules_and_sgd_run(tmp_path: Path, schedule: str) -> None:
     results = nlpseq.train(load_config(TINY, _overrides(

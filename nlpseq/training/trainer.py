@@ -56,7 +56,8 @@ class TrainState:
     best_step: int = 0
     bad_evals: int = 0  # evaluations since the best one (early stopping)
     evaluated_step: int = -1  # step of the latest evaluation
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # in training steps only (what tokens/s divides by)
+    wall_seconds: float = 0.0  # since training began, evaluations included (trainer.max_minutes)
     train_tokens: int = 0
     bad_steps: int = 0  # optimizer steps in a row skipped for a non-finite loss or gradient
     skipped_steps: int = 0  # all such steps
@@ -100,6 +101,8 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, self.config, self.total_steps)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scale)
         self.state = TrainState()
+        self._clock: tuple[float, float] | None = None  # (perf_counter, state.wall_seconds) at fit()
+        self._time_logged = False
         self._boundary_rng = rng_state()
         # Averaged weights (ema_decay or asgd), evaluated and kept as best.pt once averaging has begun.
         self.ema = running_average(self.model, self.config)
@@ -120,6 +123,7 @@ class Trainer:
                 log.warning("removed %s, left by a run killed while writing it", orphan)
         if (self.checkpoint_dir / "last.pt").is_file():
             self.resume(self.checkpoint_dir / "last.pt")
+        self._clock = (_now(), self.state.wall_seconds)
         if self._done():
             log.info("training already finished at step %d; nothing to do", self.state.step)
             return self.state
@@ -173,7 +177,10 @@ class Trainer:
                         continue  # a skipped step is not counted, logged or evaluated
                     window += step_sums
                     bar.update(1)
-                    if self.state.step % cfg.log_every == 0 or last_of_epoch:
+                    # The last step of a run (max_steps, max_minutes) logs its partial window too, so
+                    # results.json's time and tokens cover every step.
+                    finishing = self._done()
+                    if self.state.step % cfg.log_every == 0 or last_of_epoch or finishing:
                         elapsed = time.perf_counter() - window_start
                         loss_sum, target_count, tokens = distributed.all_reduce_sum(window).tolist()
                         loss_avg = loss_sum / max(target_count, 1.0)
@@ -285,7 +292,27 @@ class Trainer:
     def _done(self) -> bool:
         cfg = self.config
         return (self.state.epoch >= cfg.max_epochs or (cfg.max_steps is not None and self.state.step >=
-                cfg.max_steps) or self._early_stopped())
+                cfg.max_steps) or self._early_stopped() or self._out_of_time())
+
+    def _out_of_time(self) -> bool:
+        """Whether ``max_minutes`` of wall-clock time have passed (checked after every optimizer step).
+
+        Every rank reads its own clock, so under torchrun the ranks agree (any rank out of time stops
+        all): ranks that stopped at different steps would wait for each other's all-reduce forever.
+        """
+        if self._clock is not None:
+            started, before = self._clock
+            self.state.wall_seconds = before + _now() - started
+        if self.config.max_minutes is None:
+            return False
+        over = self.state.wall_seconds >= 60 * self.config.max_minutes
+        if self.world > 1:
+            over = bool(distributed.all_reduce_sum(torch.tensor(float(over), device=self.device)) > 0)
+        if over and not self._time_logged:
+            self._time_logged = True
+            log.info("trainer.max_minutes=%g reached at step %d (epoch %d): training stops",
+                     self.config.max_minutes, self.state.step, self.state.epoch)
+        return over
 
     def _early_stopped(self) -> bool:
         return self.config.patience is not None and self.state.bad_evals > self.config.patience
@@ -382,6 +409,11 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self.metrics_file.open("a", encoding="utf-8") as handle:
             handle.write(json_line(_plain(row)) + "\n")
+
+
+def _now() -> float:
+    """The clock ``max_minutes`` reads (a function of its own, so tests can drive it)."""
+    return time.monotonic()
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
