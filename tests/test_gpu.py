@@ -77,7 +77,8 @@ def test_language_model_loss_and_gradients_on_cuda_equal_plain_cross_entropy() -
     fused = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad()
     logits, _ = model.score(ids)
-    F.cross_entropy(logits.reshape(-1, 20), targets.reshape(-1), ignore_index=-100, reduction="sum").backward()
+    loss = F.cross_entropy(logits.reshape(-1, 20), targets.reshape(-1), ignore_index=-100, reduction="sum")
+    loss.backward()
     for name, p in model.named_parameters():
         torch.testing.assert_close(fused[name], p.grad, msg=name)
 
