@@ -92,7 +92,8 @@ def test_early_stopping_stops_after_patience(tmp_path: Path) -> None:
 
 def test_max_minutes_stops_training_and_still_tests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A clock that moves 10 seconds each time it is read. It is read when training starts, on each
-    # pass of the epoch loop and after every optimizer step, so 1 minute runs out within 6 steps.
+    # pass of the epoch loop and at least once after every optimizer step, so 1 minute runs out
+    # within 6 steps.
     ticks = iter(range(0, 10**6, 10))
     monkeypatch.setattr("nlpseq.training.trainer._now", lambda: float(next(ticks)))
     short = nlpseq.train(load_config(TINY, _overrides(tmp_path, "timed", "trainer.max_minutes=1")))

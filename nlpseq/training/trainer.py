@@ -101,7 +101,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, self.config, self.total_steps)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scale)
         self.state = TrainState()
-        self._clock: tuple[float, float] | None = None  # (perf_counter, state.wall_seconds) at fit()
+        self._clock: tuple[float, float] | None = None  # (_now(), state.wall_seconds) when fit() began
         self._time_logged = False
         self._boundary_rng = rng_state()
         # Averaged weights (ema_decay or asgd), evaluated and kept as best.pt once averaging has begun.
