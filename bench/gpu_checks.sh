@@ -3,7 +3,8 @@
 #   1. the PTB medium recipe (2x650 tied LSTM) trained for at most $MINUTES wall-clock minutes
 #      (trainer.max_minutes: the final evaluation and the test run still happen), reporting test
 #      perplexity and seconds per epoch;
-#   2. the CUDA-only tests (tests/test_gpu.py), which skip without a GPU.
+#   2. the CUDA-only tests (marked gpu: tests/test_gpu.py and CUDA cases elsewhere), which skip
+#      without a GPU.
 #
 #   NLPSEQ_DATA=data MINUTES=6.5 bash bench/gpu_checks.sh [OUT_DIR]
 #
@@ -47,5 +48,5 @@ summary = {
 print(json.dumps(summary))
 EOF
 
-timeout 120 $py -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$out/gpu_tests.log"
+timeout 120 $py -m pytest -q -p no:cacheprovider -m gpu tests 2>&1 | tee "$out/gpu_tests.log"
 echo "gpu tests exit: $?"

@@ -133,12 +133,14 @@ def test_pad_and_bos_are_never_predicted() -> None:
     assert torch.isfinite(logits[..., 3:]).all()
 
 
-def test_training_loss_and_gradients_equal_plain_cross_entropy() -> None:
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[
+    pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")])])
+def test_training_loss_and_gradients_equal_plain_cross_entropy(device: str) -> None:
     """The padded output product and the in-place cross-entropy change nothing but speed."""
     torch.manual_seed(0)
-    model = small_model()
-    ids = torch.randint(3, 20, (3, 6))
-    targets = torch.randint(3, 20, (3, 6))
+    model = small_model().to(device)
+    ids = torch.randint(3, 20, (3, 6), device=device)
+    targets = torch.randint(3, 20, (3, 6), device=device)
     targets[1, 2:] = -100
     batch = {"input_ids": ids, "targets": targets, "reset": torch.tensor(True)}
     model(batch).loss.backward()

@@ -95,7 +95,7 @@ def test_max_minutes_stops_training_and_still_tests(tmp_path: Path, monkeypatch:
     # pass of the epoch loop and at least once after every optimizer step, so 1 minute runs out
     # within 6 steps.
     ticks = iter(range(0, 10**6, 10))
-    monkeypatch.setattr("nlpseq.training.trainer._now", lambda: float(next(ticks)))
+    monkeypatch.setattr("nlpseq.training.budget.now", lambda: float(next(ticks)))
     short = nlpseq.train(load_config(TINY, _overrides(tmp_path, "timed", "trainer.max_minutes=1")))
     assert 1 <= short["steps"] <= 6
     assert "accuracy" in short["test"]  # the test split is still scored, on best.pt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,25 @@ import torch
 
 from nlpseq.errors import NlpseqError
 from nlpseq.fileio import atomic_write
+
+
+@dataclass
+class TrainState:
+    """Where training stands; saved in every checkpoint (plain data only)."""
+
+    step: int = 0  # optimizer steps taken
+    epoch: int = 0  # current epoch
+    batch_in_epoch: int = 0  # batches of this epoch consumed at the last optimizer step
+    best_metric: float | None = None
+    best_step: int = 0
+    bad_evals: int = 0  # evaluations since the best one (early stopping)
+    evaluated_step: int = -1  # step of the latest evaluation
+    train_seconds: float = 0.0  # in training steps only (what tokens/s divides by)
+    wall_seconds: float = 0.0  # since training began, evaluations included (trainer.max_minutes)
+    train_tokens: int = 0
+    bad_steps: int = 0  # optimizer steps in a row skipped for a non-finite loss or gradient
+    skipped_steps: int = 0  # all such steps
+    asgd_since: int | None = None  # optimizer: asgd: the step its weight averaging began at
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:

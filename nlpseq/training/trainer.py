@@ -38,31 +38,13 @@ from nlpseq.errors import TrainingDiverged
 from nlpseq.fileio import json_line, remove_orphans
 from nlpseq.training.averaging import running_average
 from nlpseq.training.batches import TrainingBatches
-from nlpseq.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from nlpseq.training.budget import TimeBudget
+from nlpseq.training.checkpoint import TrainState, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from nlpseq.training.device import Precision, move, raise_on_sigterm
 from nlpseq.training.optim import build_optimizer, build_scheduler
 from nlpseq.training.plots import plot_curves
 
 log = logging.getLogger("nlpseq.train")
-
-@dataclass
-class TrainState:
-    """Where training stands; saved in every checkpoint (plain data only)."""
-
-    step: int = 0  # optimizer steps taken
-    epoch: int = 0  # current epoch
-    batch_in_epoch: int = 0  # batches of this epoch consumed at the last optimizer step
-    best_metric: float | None = None
-    best_step: int = 0
-    bad_evals: int = 0  # evaluations since the best one (early stopping)
-    evaluated_step: int = -1  # step of the latest evaluation
-    train_seconds: float = 0.0  # in training steps only (what tokens/s divides by)
-    wall_seconds: float = 0.0  # since training began, evaluations included (trainer.max_minutes)
-    train_tokens: int = 0
-    bad_steps: int = 0  # optimizer steps in a row skipped for a non-finite loss or gradient
-    skipped_steps: int = 0  # all such steps
-    asgd_since: int | None = None  # optimizer: asgd: the step its weight averaging began at
-
 
 @dataclass
 class Trainer:
@@ -101,8 +83,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, self.config, self.total_steps)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scale)
         self.state = TrainState()
-        self._clock: tuple[float, float] | None = None  # (_now(), state.wall_seconds) when fit() began
-        self._time_logged = False
+        self.budget: TimeBudget | None = None  # set when fit() begins, after a resume
         self._boundary_rng = rng_state()
         # Averaged weights (ema_decay or asgd), evaluated and kept as best.pt once averaging has begun.
         self.ema = running_average(self.model, self.config)
@@ -123,7 +104,7 @@ class Trainer:
                 log.warning("removed %s, left by a run killed while writing it", orphan)
         if (self.checkpoint_dir / "last.pt").is_file():
             self.resume(self.checkpoint_dir / "last.pt")
-        self._clock = (_now(), self.state.wall_seconds)
+        self.budget = TimeBudget(self.state.wall_seconds, self.config.max_minutes, self.device)
         if self._done():
             log.info("training already finished at step %d; nothing to do", self.state.step)
             return self.state
@@ -201,7 +182,7 @@ class Trainer:
                         paused = time.perf_counter()
                         stop = self._evaluate_and_save()
                         window_start += time.perf_counter() - paused  # tokens/s counts training only
-                    if stop or self._done():
+                    if stop or finishing:
                         break
                 else:
                     self.state.epoch += 1
@@ -295,24 +276,12 @@ class Trainer:
                 cfg.max_steps) or self._early_stopped() or self._out_of_time())
 
     def _out_of_time(self) -> bool:
-        """Whether ``max_minutes`` of wall-clock time have passed (checked after every optimizer step).
-
-        Every rank reads its own clock, so under torchrun the ranks agree (any rank out of time stops
-        all): ranks that stopped at different steps would wait for each other's all-reduce forever.
-        """
-        if self._clock is not None:
-            started, before = self._clock
-            self.state.wall_seconds = before + _now() - started
-        if self.config.max_minutes is None:
+        """Whether ``trainer.max_minutes`` are gone (read after every optimizer step); keeps the
+        state's ``wall_seconds`` current for the checkpoints."""
+        if self.budget is None:
             return False
-        over = self.state.wall_seconds >= 60 * self.config.max_minutes
-        if self.world > 1:
-            over = bool(distributed.all_reduce_sum(torch.tensor(float(over), device=self.device)) > 0)
-        if over and not self._time_logged:
-            self._time_logged = True
-            log.info("trainer.max_minutes=%g reached at step %d (epoch %d): training stops",
-                     self.config.max_minutes, self.state.step, self.state.epoch)
-        return over
+        self.state.wall_seconds = self.budget.spent()
+        return self.budget.over(self.world)
 
     def _early_stopped(self) -> bool:
         return self.config.patience is not None and self.state.bad_evals > self.config.patience
@@ -409,11 +378,6 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self.metrics_file.open("a", encoding="utf-8") as handle:
             handle.write(json_line(_plain(row)) + "\n")
-
-
-def _now() -> float:
-    """The clock ``max_minutes`` reads (a function of its own, so tests can drive it)."""
-    return time.monotonic()
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
