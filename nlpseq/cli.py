@@ -78,7 +78,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     _setup_logging()
     predictor = load(args.run_dir, device=args.device, checkpoint=args.checkpoint)
-    predictor.set_options(**_task_options(args, ("beam_size", "length_penalty")))
+    predictor.set_options(**_task_options(args, ("beam_size", "length_penalty", "dynamic_lr",
+                                                 "dynamic_decay")))
     metrics = predictor.evaluate(split=args.split, data=args.data)
     print(json.dumps(metrics))
     return 0
@@ -252,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="a labelled file in the recipe's format and field names")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
     _add_checkpoint_and_search(p)
+    p.add_argument("--dynamic-lr", type=float,
+                   help="language model (stream mode): also report the metrics under dynamic evaluation "
+                   "(Krause et al. 2018: an SGD step of this size after each scored window), as 'dynamic'")
+    p.add_argument("--dynamic-decay", type=float,
+                   help="with --dynamic-lr: pull the adapted weights back towards the trained ones by this "
+                   "fraction after each step (default 0)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="predict raw texts, one per line (stdin by default)")

@@ -247,6 +247,13 @@ def test_the_tiny_recipe_trains_evaluates_and_generates_through_the_cli(tmp_path
     evaluated = run_cli("evaluate", str(run), "--split", "test")
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads(evaluated.stdout)["perplexity"] == pytest.approx(summary["test"]["perplexity"])
+    dynamic = run_cli("evaluate", str(run), "--split", "test", "--dynamic-lr", "0.05")
+    assert dynamic.returncode == 0, dynamic.stderr
+    metrics = json.loads(dynamic.stdout)
+    assert metrics["perplexity"] == pytest.approx(summary["test"]["perplexity"])  # static, as before
+    assert metrics["dynamic"]["lr"] == 0.05 and metrics["dynamic"]["perplexity"] < 4.0
+    no_lr = run_cli("evaluate", str(run), "--dynamic-decay", "0.1")
+    assert no_lr.returncode == 2 and "--dynamic-decay needs --dynamic-lr" in no_lr.stderr
     generated = run_cli("generate", str(run), "--prompt", "the cat", "--num-samples", "3", "--seed", "4",
                         "--max-new-tokens", "12", "--format", "jsonl")
     assert generated.returncode == 0, generated.stderr

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal
@@ -33,6 +34,7 @@ from nlpseq.data.records import read_records
 from nlpseq.data.sources import load_file, load_splits
 from nlpseq.data.stream import StreamBatches
 from nlpseq.errors import ConfigError, DataError, NlpseqError
+from nlpseq.models.dynamic_eval import dynamic_total_loss
 from nlpseq.models.generation import beam_search, sample
 from nlpseq.models.language_model import LanguageModel, LanguageModelConfig
 from nlpseq.ranges import ranged
@@ -98,6 +100,26 @@ class LanguageModelTask(Task):
         self.splits: dict[str, LMData] = {}
         self.conditions: list[str] = []
         self._skipped = 0
+        # (lr, decay) of dynamic evaluation (``nlpseq evaluate --dynamic-lr``), or None: static only.
+        self.dynamic: tuple[float, float] | None = None
+
+    def set_options(self, **options: Any) -> None:
+        """``dynamic_lr`` (and ``dynamic_decay``, default 0): :meth:`evaluate` also reports the metrics
+        under dynamic evaluation (:mod:`nlpseq.models.dynamic_eval`) as ``dynamic``."""
+        unknown = sorted(set(options) - {"dynamic_lr", "dynamic_decay"})
+        if unknown:
+            super().set_options(**{name: options[name] for name in unknown})
+        lr, decay = options.get("dynamic_lr"), options.get("dynamic_decay")
+        if lr is None:
+            if decay is not None:
+                raise ConfigError("--dynamic-decay needs --dynamic-lr")
+            return
+        if lr <= 0 or not 0 <= (decay or 0.0) < 1:
+            raise ConfigError(f"--dynamic-lr must be > 0 and --dynamic-decay in [0, 1), got {lr} and {decay}")
+        if self.config.data.line_mode != "stream":
+            raise ConfigError("dynamic evaluation reads one running text: it needs a stream-mode model "
+                              "(data.line_mode: stream)")
+        self.dynamic = (float(lr), float(decay or 0.0))
 
     # ---------------------------------------------------------------------------------- data
     def _normalize(self, record: dict[str, Any], source: str) -> dict[str, Any] | None:
@@ -252,13 +274,20 @@ class LanguageModelTask(Task):
 
     def evaluate(self, model: nn.Module, data: LMData, details: bool = False) -> dict[str, Any]:
         """Perplexity (and bpc / word perplexity) under each document's own condition; with ``details``
-        and conditions, also the perplexity of each condition's documents under every forced one."""
+        and conditions, also the perplexity of each condition's documents under every forced one; with
+        dynamic evaluation set (:meth:`set_options`), also ``dynamic``: the same metrics under it."""
         was_training = model.training
         model.eval()
         try:
             metrics = self._metrics(*self.total_loss(model, data), data)
             if details and self.conditions and data.documents is not None:
                 metrics["perplexity_by_condition"] = self.condition_table(model, data)
+            if self.dynamic is not None and data.ids is not None:
+                lr, decay = self.dynamic
+                started = time.perf_counter()
+                loss, count = dynamic_total_loss(model, data.ids, self.config.data.bptt, lr, decay)
+                metrics["dynamic"] = {**self._metrics(loss, count, data), "lr": lr, "decay": decay,
+                                      "seconds": round(time.perf_counter() - started, 1)}
         finally:
             model.train(was_training)
         return metrics
