@@ -77,3 +77,13 @@ def test_the_task_option_checks_its_values_and_the_line_mode(tmp_path) -> None:
     documents = LanguageModelTask(load_config(None, ["task=lm", "data.line_mode=document"]), tmp_path)
     with pytest.raises(ConfigError, match="stream-mode"):
         documents.set_options(dynamic_lr=0.01)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_the_steps_run_and_match_the_cpu_result() -> None:
+    """cuDNN's fused RNN refuses a backward pass in eval mode; the steps run off cuDNN instead."""
+    ids = stream(60, 6)
+    on_cpu, _ = dynamic_total_loss(model(0.4), ids, bptt=8, lr=1.0, decay=0.1)
+    on_cuda, _ = dynamic_total_loss(model(0.4).cuda(), ids, bptt=8, lr=1.0, decay=0.1)
+    assert on_cuda == pytest.approx(on_cpu, rel=1e-4)
