@@ -42,7 +42,8 @@ def dynamic_windows(model: LanguageModel, ids: torch.Tensor, bptt: int, lr: floa
     # Dropout off: the steps adapt the weights to the text, they are not training regularisation.
     adapted.eval()
     params = [p for p in adapted.parameters() if p.requires_grad]
-    trained = [p.detach().clone() for p in params]
+    # The trained weights are kept only for the decay to pull towards.
+    trained = [p.detach().clone() if decay else None for p in params]
     device = next(adapted.parameters()).device
     state = None
     # cuDNN's fused RNN refuses a backward pass in eval mode; off cuDNN the same step runs on ATen's.
@@ -57,8 +58,8 @@ def dynamic_windows(model: LanguageModel, ids: torch.Tensor, bptt: int, lr: floa
                 for param, grad, start in zip(params, grads, trained, strict=True):
                     if grad is not None:
                         param.sub_(grad, alpha=lr)
-                    if decay:
-                        param.add_(start - param, alpha=decay)
+                    if start is not None:
+                        param.lerp_(start, decay)  # theta + decay * (theta_trained - theta), in place
             state = adapted.detach_state(state)
             yield loss.item(), targets.numel()
 
