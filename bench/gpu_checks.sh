@@ -3,7 +3,7 @@
 #   1. the PTB medium recipe (2x650 tied LSTM) trained for at most $MINUTES wall-clock minutes
 #      (trainer.max_minutes: the final evaluation and the test run still happen), reporting test
 #      perplexity and seconds per epoch;
-#   2. the CUDA-only tests (marked gpu: tests/test_gpu.py and CUDA cases elsewhere), which skip
+#   2. the CUDA-only tests (marked gpu: tests/e2e/test_gpu.py and CUDA cases elsewhere), which skip
 #      without a GPU.
 #
 #   NLPSEQ_DATA=data MINUTES=6.5 bash bench/gpu_checks.sh [OUT_DIR]

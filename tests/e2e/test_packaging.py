@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 
 from nlpseq import __version__
-from tests.helpers import sentiment_files
+from tests.helpers import ROOT, sentiment_files
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 # Left out of the copy the wheel is built from: local data, outputs and caches (at the top only,
 # since nlpseq/data is a package), and build leftovers anywhere.
 TOP_LEVEL_SKIP = {".git", "data", "runs", "build", "dist", ".whl", ".pytest_cache", ".ruff_cache", ".venv"}

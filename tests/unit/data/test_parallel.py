@@ -12,6 +12,7 @@ import pytest
 
 from nlpseq.data.parallel import pair_fields, parallel_paths, read_pairs
 from nlpseq.errors import DataError
+from tests.helpers import ROOT
 
 
 def write(path: Path, text: str) -> Path:
@@ -89,7 +90,7 @@ def test_the_task_skips_and_counts_empty_sides_and_over_long_pairs(
     en = ["the cat", "the void", "  ", "a " * 60, "the black cat"] * 4
     write(tmp_path / "train.fr", "\n".join(fr) + "\n")
     write(tmp_path / "train.en", "\n".join(en) + "\n")
-    config = load_config(Path(__file__).parents[1] / "recipes" / "translation" / "tiny.yaml",
+    config = load_config(ROOT / "recipes" / "translation" / "tiny.yaml",
                          [f"data.train={tmp_path / 'train'}", f"data.valid={tmp_path / 'train'}",
                           "data.max_length=30", f"data.cache_dir={tmp_path / 'cache'}",
                           "tokenizer.kind=word"])
@@ -119,7 +120,7 @@ def test_hub_translation_rows_from_local_parquet_shaped_like_iwslt2017(tmp_path:
     for split, pairs in rows.items():
         data = {"translation": [{"fr": fr, "en": en} for fr, en in pairs]}
         Dataset.from_dict(data, features=features).to_parquet(str(hub / f"{split}.parquet"))
-    config = load_config(Path(__file__).parents[1] / "recipes" / "translation" / "tiny.yaml",
+    config = load_config(ROOT / "recipes" / "translation" / "tiny.yaml",
                          [f"data.hub={hub}", f"data.cache_dir={tmp_path / 'cache'}", "tokenizer.kind=word"])
     task = TranslationTask(config, tmp_path / "run")
     (tmp_path / "run").mkdir()

@@ -8,8 +8,8 @@ import pytest
 
 from nlpseq.errors import ConfigError
 from nlpseq.recipes import DEFAULT_RECIPE, find_recipe, list_recipes, recipe_root
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"
 
 

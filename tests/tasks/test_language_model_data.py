@@ -20,6 +20,7 @@ from nlpseq.errors import DataError, NlpseqError
 from nlpseq.tasks import load_config
 from nlpseq.tasks.language_model import LanguageModelTask
 from nlpseq.tokenizers import EOS_ID, UNK_ID
+from tests.helpers import ROOT
 
 
 def test_the_works_table_has_42_works_and_every_genre_in_valid_and_test() -> None:
@@ -114,7 +115,7 @@ def _wikitext_folder(tmp_path: Path) -> Path:
 
 
 def test_wikitext_shaped_parquet_loads_through_the_hub_path_as_one_stream(tmp_path: Path) -> None:
-    config = load_config(Path(__file__).parents[1] / "recipes" / "lm" / "wikitext2_lstm.yaml",
+    config = load_config(ROOT / "recipes" / "lm" / "wikitext2_lstm.yaml",
                          [f"data.hub={_wikitext_folder(tmp_path)}", "data.hub_config=null",
                           f"data.cache_dir={tmp_path / 'hf'}", f"run_dir={tmp_path / 'run'}",
                           "model.embedding_dim=8", "model.encoder.hidden_size=8"])

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import run_cli, run_cli_subprocess
 from test_language_model import text_files
 
 from nlpseq.models.generation import beam_search, filter_logits, sample
 from nlpseq.models.language_model import LanguageModel, LMEncoderConfig
 from nlpseq.tokenizers import EOS_ID
+from tests.helpers import run_cli, run_cli_subprocess
 
 PROMPTS = [[3, 5, 6], [3], [3, 9, 4, 7, 8]]
 

@@ -22,9 +22,8 @@ from nlpseq.models.char_features import CharFeaturesConfig
 from nlpseq.models.tagger import SequenceTagger
 from nlpseq.tasks import load_config
 from nlpseq.tasks.tagging import WORD_BOUNDARY, TaggingTask
-from tests.helpers import CliResult, run_cli, write_jsonl
+from tests.helpers import ROOT, CliResult, run_cli, write_jsonl
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "recipes" / "tagging" / "tiny.yaml"
 UD_EWT = ROOT / "recipes" / "tagging" / "ud_ewt_upos_bilstm.yaml"
 
@@ -130,7 +129,7 @@ def one_thread() -> Iterator[None]:
 
 
 def nlpseq(*args: str, stdin: str | None = None) -> CliResult:
-    # In this process; tests/test_cli.py runs each subcommand once in a real subprocess.
+    # In this process; tests/e2e/test_cli.py runs each subcommand once in a real subprocess.
     return run_cli(*args, stdin=stdin, cwd=ROOT)
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "nlpseq"
+from tests.helpers import ROOT
+
+PACKAGE = ROOT / "nlpseq"
 HIGHER = {  # a module under the key may not import these
     "lower": ("nlpseq.training", "nlpseq.tasks", "nlpseq.cli", "nlpseq.api"),
     "training": ("nlpseq.tasks", "nlpseq.cli", "nlpseq.api"),

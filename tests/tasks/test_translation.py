@@ -8,9 +8,9 @@ import random
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
 
 from nlpseq.metrics.translation import translation_metrics
+from tests.helpers import ROOT, run_cli
 
 FR_EN = {"le": "the", "chat": "cat", "chien": "dog", "mange": "eats", "voit": "sees", "petit": "small",
          "grand": "big", "oiseau": "bird", "poisson": "fish", "rouge": "red"}
@@ -148,7 +148,7 @@ def test_joint_vocabulary_shares_embeddings_and_lstm_luong_trains(tmp_path: Path
     splits = [f"data.{name}={write_prefix(tmp_path / name, toy_pairs(n, seed))}"
               for name, n, seed in (("train", 200, 1), ("valid", 20, 2))]
     run = tmp_path / "run"
-    results = nlpseq.train(Path(__file__).parents[1] / "recipes" / "translation" / "tiny.yaml", [
+    results = nlpseq.train(ROOT / "recipes" / "translation" / "tiny.yaml", [
         *splits, f"run_dir={run}", f"data.cache_dir={tmp_path / 'cache'}", "data.joint_vocabulary=true",
         "model.encoder.rnn_type=lstm", "model.decoder.rnn_type=lstm", "model.decoder.attention=general",
         "model.decoder.tie_embeddings=true", "model.embedding.embedding_dim=32", "trainer.max_epochs=2"])
@@ -168,7 +168,7 @@ def test_predict_at_a_terminal_answers_each_line_before_the_next_is_typed(run_di
     import subprocess
     import sys
 
-    from helpers import ROOT
+    from tests.helpers import ROOT
 
     leader, follower = pty.openpty()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import ROOT
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.environ.get("NLPSEQ_REAL_DATA") != "1", reason="set NLPSEQ_REAL_DATA=1")]
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "lm"
+RECIPES = ROOT / "recipes" / "lm"
 
 
 def test_ptb_is_the_standard_stream_with_a_10k_vocabulary(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from nlpseq.errors import ConfigError
 from nlpseq.models.classifier import ClassifierConfig
 from nlpseq.tasks import TASKS, get_task, load_config
 from nlpseq.tasks.classification import ClassificationDataConfig
+from tests.helpers import ROOT
 
-REPO = Path(__file__).resolve().parent.parent
-RECIPES = sorted(REPO.glob("recipes/**/*.yaml"))
+RECIPES = sorted(ROOT.glob("recipes/**/*.yaml"))
 
 RECIPE_YAML = """\
 task: classification
@@ -253,7 +253,7 @@ def test_there_are_recipes():
     assert RECIPES, "no recipes/**/*.yaml found"
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=[str(p.relative_to(REPO)) for p in RECIPES])
+@pytest.mark.parametrize("recipe", RECIPES, ids=[str(p.relative_to(ROOT)) for p in RECIPES])
 def test_every_recipe_loads(recipe):
     config = load_config(recipe)
     task = get_task(config.task)

@@ -16,9 +16,9 @@ from nlpseq.data.sources import load_splits
 from nlpseq.errors import ConfigError, DataError
 from nlpseq.tasks import load_config
 from nlpseq.tasks.classification import ClassificationTask
+from tests.helpers import ROOT
 
-REPO = Path(__file__).resolve().parent.parent
-RECIPES = REPO / "recipes" / "sentiment"
+RECIPES = ROOT / "recipes" / "sentiment"
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

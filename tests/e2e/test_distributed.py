@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import sentiment_files
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, sentiment_files
 
 
 def _free_port() -> int:

@@ -1,5 +1,5 @@
 """CUDA-only checks: bf16 autocast training end to end. Skipped cleanly where no GPU is present.
-(The LM loss's CUDA case is a device parameter of its test in tests/test_language_model.py.)"""
+(The LM loss's CUDA case is a device parameter of its test in tests/tasks/test_language_model.py.)"""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_weight_drop_keeps_cudnns_fused_lstm_on_cuda() -> None:
 
 
 def test_tiny_language_model_trains_and_generates_on_cuda(tmp_path: Path) -> None:
-    from tests.test_language_model import WORDS, text_files
+    from tests.tasks.test_language_model import WORDS, text_files
 
     run = tmp_path / "lm"
     results = nlpseq.train(load_config("recipes/lm/tiny.yaml", [

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import run_cli
 
 from nlpseq.config import TrainerConfig
 from nlpseq.corpora import ptb
@@ -21,6 +20,7 @@ from nlpseq.models.language_model import LanguageModel, LMEncoderConfig
 from nlpseq.models.regularization import LockedDropout, WeightDrop
 from nlpseq.tasks import load_config
 from nlpseq.tokenizers import UNK_ID, VocabTokenizer
+from tests.helpers import run_cli
 
 WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "under", "mat", "rug", "and", "<unk>", "N"]
 
