@@ -57,7 +57,7 @@ class ShuffledFixedSize:
 
 def run_arm(task: Any, batches: TrainingBatches, steps: int, state: dict[str, torch.Tensor]
             ) -> dict[str, Any]:
-    model = task.build_model()
+    model = task.build_model(training=True)
     model.load_state_dict(state)
     config = replace(task.config.trainer, max_steps=steps, eval_every=None, progress=False, log_every=steps,
                      patience=None, ema_decay=None)
@@ -79,7 +79,7 @@ def main() -> None:
         task = get_task(config.task)(config, run_dir)
         task.prepare()
         torch.manual_seed(0)
-        state = task.build_model().state_dict()
+        state = task.build_model(training=True).state_dict()
         bucketed = task.training_batches()
         train = task.split("train")
         # The baseline uses the average rows per bucketed batch, so both arms see similar token counts.

@@ -69,7 +69,7 @@ def _train(config: Config, run_dir: Path, device: torch.device, rank: int, world
     started = time.perf_counter()
     task = get_task(config.task)(config, run_dir)
     task.prepare()
-    model = task.build_model()
+    model = task.build_model(training=True)
     batches = task.training_batches()
     valid = task.split("valid")
     trainer = Trainer(model, config.trainer, run_dir, batches, lambda m: task.evaluate(m, valid),
@@ -126,7 +126,7 @@ class Predictor:
         self.device = choose_device(device)
         self.task = get_task(self.config.task)(self.config, self.run_dir)
         self.task.restore()
-        self.model = self.task.build_model()
+        self.model = self.task.build_model(training=False)
         path = self.run_dir / "checkpoints" / f"{checkpoint}.pt"
         self.model.load_state_dict(load_checkpoint(path, self.device)["model"])
         self.model.to(self.device).eval()

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from nlpseq.errors import ConfigError
+from nlpseq.fileio import decode_utf8
 from nlpseq.ranges import matching, ranged
 
 
@@ -117,7 +118,10 @@ class TrainerConfig:
     lr: float = ranged(1e-3, gt=0, lt=1e4)
     weight_decay: float = ranged(0.0, ge=0)
     momentum: float = ranged(0.9, ge=0, lt=1)
-    schedule: Literal["constant", "warmup_linear", "plateau"] = "constant"
+    # constant, or linear (down to 0 at the last step), each after ``warmup_steps`` of linear warmup
+    # (0: none); plateau: multiplied by ``plateau_factor`` when the metric stalls.
+    schedule: Literal["constant", "linear", "plateau"] = field(
+        default="constant", metadata={"renamed": {"warmup_linear": "linear"}})
     warmup_steps: int = ranged(0, ge=0)
     plateau_factor: float = ranged(0.5, gt=0, lt=1)
     plateau_patience: int = ranged(1, ge=0)
@@ -172,6 +176,8 @@ class Config:
     :func:`parse_config`); this module knows no task."""
 
     task: str = "classification"
+    # A recipe file that sets none gets runs/<folder>_<stem> (see default_run_dir); no recipe at all,
+    # this.
     run_dir: str = matching("runs/default", r".*\S.*", "a folder name (it is empty)")
     data: Any = None
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
@@ -259,17 +265,34 @@ def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "",
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in values if k not in names]
+    # Keys of earlier versions (ClassVar ``renamed_keys``: old key -> new dotted key) name their successor.
+    renamed_keys = getattr(cls, "renamed_keys", {})
+    for key in unknown:
+        if key in renamed_keys:
+            raise ConfigError(f"{_join(prefix, key)} is now {_join(prefix, renamed_keys[key])}")
     if unknown:
         raise ConfigError(
             f"unknown key {_join(prefix, unknown[0])!r}; valid keys{' in ' + prefix if prefix else ''}: "
             + ", ".join(names)
         )
     kwargs = {}
-    checks = {f.name: f.metadata.get("check") for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    checks = {name: f.metadata.get("check") for name, f in fields.items()}
+    # A nested section given as a mapping starts from ClassVar ``section_defaults`` (a task whose defaults
+    # for a shared section differ from the section class's own), then takes the keys given.
+    starts = getattr(cls, "section_defaults", {})
     for name in names:
         if name not in values:
             continue
-        value = _coerce(values[name], (sections or {}).get(name, hints[name]), _join(prefix, name))
+        renamed = fields[name].metadata.get("renamed", {})
+        if isinstance(values[name], str) and values[name] in renamed:
+            # An old recipe stops with the new spelling, rather than a list of values to guess from.
+            raise ConfigError(f"{_join(prefix, name)}: {values[name]!r} is now called "
+                              f"{renamed[values[name]]!r}; write {name}: {renamed[values[name]]}")
+        raw = values[name]
+        if name in starts and isinstance(raw, dict):
+            raw = {**starts[name], **raw}
+        value = _coerce(raw, (sections or {}).get(name, hints[name]), _join(prefix, name))
         problem = checks[name](value) if checks[name] is not None and value is not None else None
         if problem is not None:
             raise ConfigError(f"{_join(prefix, name)}: {problem}")
@@ -336,24 +359,26 @@ _YamlLoader.add_implicit_resolver(
 )
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing file or bad YAML is a ConfigError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    raw = path.read_bytes()
+def load_yaml(text: str, where: str | Path) -> Any:
+    """``text`` read by the one YAML loader of recipes (``1e-3`` is a float); bad YAML is a
+    one-line ConfigError naming ``where`` and the line. ``nlpseq train`` and ``nlpseq recipes`` both
+    read recipes through here, so they never disagree about a value."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise ConfigError(f"{path}: not UTF-8 (byte {raw[error.start]:#x} on line {line}); save the recipe "
-                          "as UTF-8") from None
-    try:
-        values = yaml.load(text, Loader=_YamlLoader)
+        return yaml.load(text, Loader=_YamlLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(error, 'problem', error)}") from None
+        raise ConfigError(f"{where}{line}: invalid YAML: {getattr(error, 'problem', error)}") from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; a missing file, bytes that are not UTF-8 or bad YAML is a ConfigError
+    naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = decode_utf8(path.read_bytes(), path, "save the recipe as UTF-8", error=ConfigError)
+    values = load_yaml(text, path)
     if values is None:
         values = {}
     if not isinstance(values, dict):
@@ -361,9 +386,25 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return values
 
 
+def default_run_dir(path: str | Path) -> str:
+    """Where a recipe that names no ``run_dir`` writes: ``runs/<folder>_<stem>`` of its file.
+
+    ``recipes/sentiment/tiny.yaml`` -> ``runs/sentiment_tiny``: the folder is kept because the task
+    folders reuse stems (every task has a ``tiny``), and two recipes must not share a run folder.
+    """
+    path = Path(path)
+    folder = path.resolve().parent.name
+    return f"runs/{folder}_{path.stem}" if folder else f"runs/{path.stem}"
+
+
 def read_values(path: str | Path | None, overrides: list[str] | None = None) -> dict[str, Any]:
-    """A recipe's raw values: its YAML (nothing when ``path`` is None) with ``key=value`` overrides."""
+    """A recipe's raw values: its YAML (nothing when ``path`` is None) with ``key=value`` overrides.
+
+    A recipe file without ``run_dir`` gets :func:`default_run_dir` of its path.
+    """
     values = read_yaml(path) if path is not None else {}
+    if path is not None:
+        values.setdefault("run_dir", default_run_dir(path))
     return apply_overrides(values, overrides or [])
 
 

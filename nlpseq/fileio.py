@@ -51,6 +51,21 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def decode_utf8(raw: bytes, where: str | Path, advice: str = "",
+                error: type[NlpseqError] = NlpseqError) -> str:
+    """``raw`` decoded as UTF-8; a bad byte is ``error`` naming ``where``, the byte and its line.
+
+    One wording for every file a person wrote by hand (recipes, input lists), e.g.
+    ``recipe.yaml: not UTF-8 (byte 0xe9 on line 2); save the recipe as UTF-8``.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        line = raw[: problem.start].count(b"\n") + 1
+        tail = f"; {advice}" if advice else ""
+        raise error(f"{where}: not UTF-8 (byte {raw[problem.start]:#x} on line {line}){tail}") from None
+
+
 def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 

@@ -15,9 +15,10 @@ from typing import Any
 Check = Callable[[Any], "str | None"]  # value -> what is wrong with it, or None
 
 
-def ranged(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
-           lt: float | None = None) -> Any:
-    """A dataclass field whose number must lie in a range (None, where the type allows it, passes)."""
+def between(*, ge: float | None = None, gt: float | None = None, le: float | None = None,
+            lt: float | None = None) -> Check:
+    """The check of a number in a range: what :func:`ranged` attaches to a field, usable on its own
+    (inference options, command-line flags)."""
     parts = [f"{op} {bound}" for op, bound in ((">=", ge), (">", gt), ("<=", le), ("<", lt))
              if bound is not None]
 
@@ -26,7 +27,13 @@ def ranged(default: Any, *, ge: float | None = None, gt: float | None = None, le
                   and (le is None or value <= le) and (lt is None or value < lt))
         return None if inside else f"{value!r} is out of range; allowed: {' and '.join(parts)}"
 
-    return field(default=default, metadata={"check": check})
+    return check
+
+
+def ranged(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+           lt: float | None = None) -> Any:
+    """A dataclass field whose number must lie in a range (None, where the type allows it, passes)."""
+    return field(default=default, metadata={"check": between(ge=ge, gt=gt, le=le, lt=lt)})
 
 
 def matching(default: str, pattern: str, what: str) -> Any:

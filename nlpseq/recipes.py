@@ -98,7 +98,7 @@ def list_recipes(root: Path | None = None) -> list[RecipeInfo]:
     """Every recipe under ``root`` (default :func:`recipe_root`), sorted by name.
 
     Raises:
-        ConfigError: a recipe file is not valid YAML (names the file).
+        ConfigError: a recipe file is not UTF-8, not valid YAML or not a mapping (names the file).
     """
     infos = []
     for name, path in _index(recipe_root() if root is None else root).items():
@@ -117,15 +117,11 @@ def list_recipes(root: Path | None = None) -> list[RecipeInfo]:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    import yaml
+    # The loader `nlpseq train` reads recipes with (plain yaml.safe_load reads 1e-3 as a string), with
+    # its UTF-8 and YAML errors; imported here so the CLI starts without yaml.
+    from nlpseq.config import read_yaml
 
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(error, 'problem', error)}") from None
-    return values if isinstance(values, dict) else {}
+    return read_yaml(path)
 
 
 def _section(values: dict[str, Any], key: str) -> dict[str, Any]:

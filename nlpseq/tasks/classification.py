@@ -156,23 +156,30 @@ class ClassificationTask(DatasetSplits, Task):
         return batch
 
     # ---------------------------------------------------------------------------------- model
-    def build_model(self) -> nn.Module:
+    def build_model(self, training: bool) -> nn.Module:
         cfg: ClassifierConfig = self.config.model
         weights = cfg.class_weights
         if weights == "balanced":
-            # From the training labels; a restored task has none, and inference needs no loss weights.
-            counts = Counter(self.splits["train"].dataset["label"]) if self.splits else None
-            if counts is None:
-                weights = None
-            else:
-                total = sum(counts.values())
-                weights = [total / (len(self.labels) * counts[label]) for label in self.labels]
+            # n_samples / (n_classes * count) from the training labels (scikit-learn's "balanced").
+            # A restored model needs no loss weights (they are not in its state dict), so inference
+            # reads no training data for them.
+            weights = self.balanced_weights() if training else None
         return SequenceClassifier(
             self.tokenizer.vocab_size, len(self.labels),
-            embedding=training_embedding(cfg.embedding, self.splits), encoder=cfg.encoder,
+            embedding=training_embedding(cfg.embedding, training), encoder=cfg.encoder,
             pooling=cfg.pooling, dropout=cfg.dropout, class_weights=weights,
             vocabulary=getattr(self.tokenizer, "itos", None) if cfg.embedding.pretrained else None,
         )
+
+    def balanced_weights(self) -> list[float]:
+        """One loss weight per label (in ``labels`` order), ``n_samples / (n_classes * count)`` over
+        the prepared training split; needs :meth:`prepare`."""
+        if "train" not in self.splits:
+            raise RuntimeError("balanced class weights come from the training split: call prepare() first")
+        counts = Counter(self.splits["train"].dataset["label"])
+        total = sum(counts.values())
+        # Every label occurs in train (the vocabulary is built from it), so no count is zero.
+        return [total / (len(self.labels) * counts[label]) for label in self.labels]
 
     # ---------------------------------------------------------------------------------- scoring
     @torch.no_grad()

@@ -159,8 +159,9 @@ def prepare_tokenizer(
     texts: Callable[[], Iterable[str]] | None = None,
     words: Callable[[], Iterable[list[str]]] | None = None,
 ) -> Tokenizer:
-    """The run folder's tokenizer ``name``: loaded when it exists (a resumed run, or inference), else
-    built from the training data by rank 0, saved, and loaded by every rank so all agree on ids."""
+    """Training: the run folder's tokenizer ``name``, loaded when it exists (a resumed run), else built
+    from the training data by rank 0, saved, and loaded by every rank so all agree on ids. Inference
+    (``restore``) calls :func:`~nlpseq.tokenizers.load_tokenizer` instead: it never builds or writes."""
     if distributed.is_main() and not (run_dir / f"{name}.json").is_file():
         tokenizer = build_tokenizer(config, texts() if texts else None, words() if words else None)
         tokenizer.save(run_dir, name)
@@ -179,7 +180,7 @@ def tokenizer_key(run_dir: Path, name: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def training_embedding(config: EmbeddingConfig, training_data: Any) -> EmbeddingConfig:
-    """The embedding config to build with: pretrained vectors are read only when training (there is
-    training data); a restored model gets its trained vectors from the checkpoint."""
-    return config if training_data else replace(config, pretrained=None)
+def training_embedding(config: EmbeddingConfig, training: bool) -> EmbeddingConfig:
+    """The embedding config to build with: pretrained vectors are read only when ``training``; a
+    restored model gets its trained vectors from the checkpoint (and the vectors file may be gone)."""
+    return config if training else replace(config, pretrained=None)

@@ -8,9 +8,9 @@ checkpoints, run folders, the command line) is shared and never asks which task 
 
 Life of a task object::
 
-    training:   Task(config, run_dir) -> prepare() -> build_model() -> training_batches()
+    training:   Task(config, run_dir) -> prepare() -> build_model(training=True) -> training_batches()
                                       -> evaluate(model, "valid") ... -> evaluate(model, "test", details)
-    inference:  Task(config, run_dir) -> restore() -> build_model() -> load weights
+    inference:  Task(config, run_dir) -> restore() -> build_model(training=False) -> load weights
                                       -> [set_options(**flags)]
                                       -> predict(model, texts) / evaluate(model, load_file(path))
                                       / generate(model, prompts, ...)  (text-writing tasks only)
@@ -69,7 +69,9 @@ class Task(ABC):
 
     @abstractmethod
     def restore(self) -> None:
-        """Inference: reload vocabularies and tokenizers from the run folder alone (no data)."""
+        """Inference: reload vocabularies and tokenizers from the run folder alone. Reads no data and
+        writes nothing (the folder may be read-only); a missing or damaged file is one
+        :class:`~nlpseq.errors.DataError` naming it (see :func:`nlpseq.tasks.common.restore_labels`)."""
 
     @abstractmethod
     def training_batches(self) -> TrainingBatches:
@@ -84,22 +86,28 @@ class Task(ABC):
     def load_file(self, path: str) -> Any:
         """Any file in the recipe's format and fields, checked and tokenised, for :meth:`evaluate`."""
 
+    @abstractmethod
     def load_split(self, name: str) -> Any:
         """Inference: split ``name`` of the recipe's data for :meth:`evaluate`, after :meth:`restore`.
 
-        Tasks should read that split alone and write nothing (a run folder may be read-only, and the
-        training file gone). This default prepares all the data, which works but reads every split.
+        Reads that split alone (the training file may be gone; :func:`nlpseq.data.sources.load_split`
+        reads train only when the validation split is carved off it) and writes nothing to the run
+        folder (it may be read-only). Scored by :meth:`evaluate`, it gives the numbers training wrote
+        into ``results.json``. No default: preparing everything would read and rewrite the lot.
         """
-        self.prepare()
-        return self.split(name)
 
     # ------------------------------------------------------------------------------ model
     @abstractmethod
-    def build_model(self) -> nn.Module:
+    def build_model(self, training: bool) -> nn.Module:
         """The model, sized from the vocabularies. ``model(batch)`` returns an output with ``loss``
         (the loss summed over what it predicts) and ``num_targets`` (how many things it predicted:
         tokens for sequence tasks, examples for classification); the trainer divides the first by the
-        second summed over a whole optimizer step."""
+        second summed over a whole optimizer step.
+
+        ``training``: True after :meth:`prepare` (what is learnt from the training data, such as
+        balanced class weights, and pretrained vectors may be read); False after :meth:`restore`,
+        where the weights come from a checkpoint and no data may be read. Said by the caller, never
+        guessed from what happens to be loaded (``evaluate`` after ``restore`` loads a split too)."""
 
     # ------------------------------------------------------------------------------ scoring
     @abstractmethod

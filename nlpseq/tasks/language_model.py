@@ -31,16 +31,23 @@ from torch import nn
 
 from nlpseq.config import Config, DataConfig
 from nlpseq.data.records import read_records
-from nlpseq.data.sources import load_file, load_splits
+from nlpseq.data.sources import load_file, load_split, load_splits
 from nlpseq.data.stream import StreamBatches
 from nlpseq.errors import ConfigError, DataError, NlpseqError
 from nlpseq.models.dynamic_eval import dynamic_total_loss
 from nlpseq.models.generation import beam_search, sample
 from nlpseq.models.language_model import LanguageModel, LanguageModelConfig
 from nlpseq.ranges import ranged
-from nlpseq.tasks.common import BucketedBatches, id_batch, load_labels, prepare_tokenizer, save_labels
+from nlpseq.tasks.common import (
+    BucketedBatches,
+    id_batch,
+    load_labels,
+    prepare_tokenizer,
+    restore_labels,
+    save_labels,
+)
 from nlpseq.tasks.contract import Task, model_device
-from nlpseq.tokenizers import BOS_ID, EOS_ID
+from nlpseq.tokenizers import BOS_ID, EOS_ID, load_tokenizer
 
 log = logging.getLogger("nlpseq.task")
 
@@ -221,11 +228,19 @@ class LanguageModelTask(Task):
         return self._prepare_split(split.dataset, split.source)
 
     def restore(self) -> None:
-        self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer)
-        self.conditions = load_labels(self.run_dir, "conditions") or []
+        """Reload the tokenizer (and the conditions of a conditioned model) from the run folder: no
+        data read, nothing written; a missing or damaged file is one DataError naming it."""
+        self.tokenizer = load_tokenizer(self.run_dir, "tokenizer")
+        conditioned = self.config.data.condition_field is not None
+        self.conditions = restore_labels(self.run_dir, "conditions") if conditioned else []
+
+    def load_split(self, name: str) -> LMData:
+        """Split ``name`` of the recipe's data alone, tokenised (after :meth:`restore`)."""
+        split = load_split(self.config.data, self._read, self._normalize, name, self.config.trainer.seed)
+        return self._prepare_split(split.dataset, split.source)
 
     # ---------------------------------------------------------------------------------- model
-    def build_model(self) -> LanguageModel:
+    def build_model(self, training: bool) -> LanguageModel:
         cfg: LanguageModelConfig = self.config.model
         arguments = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
         return LanguageModel(self.tokenizer.vocab_size, **arguments, num_conditions=len(self.conditions))

@@ -279,12 +279,12 @@ class TaggingTask(DatasetSplits, Task):
         return batch
 
     # ---------------------------------------------------------------------------------- model
-    def build_model(self) -> nn.Module:
+    def build_model(self, training: bool) -> nn.Module:
         cfg: TaggerConfig = self.config.model
         allowed = schemes.allowed_transitions(self.tags, self.scheme) if self.scheme else None
         return SequenceTagger(
             self.tokenizer.vocab_size, len(self.tags), self.chars.vocab_size if self.chars else 0,
-            embedding=training_embedding(cfg.embedding, self.splits), char_features=cfg.char_features,
+            embedding=training_embedding(cfg.embedding, training), char_features=cfg.char_features,
             encoder=cfg.encoder, head=cfg.head, constrain=cfg.constrain, dropout=cfg.dropout,
             case_embedding_dim=cfg.case_embedding_dim, num_cases=NUM_CASES, allowed=allowed,
             vocabulary=getattr(self.tokenizer, "itos", None) if cfg.embedding.pretrained else None,

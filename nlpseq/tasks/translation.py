@@ -26,7 +26,7 @@ from torch import nn
 from nlpseq.config import Config, DataConfig
 from nlpseq.data.batching import pad
 from nlpseq.data.parallel import pair_fields, parallel_paths, read_pairs
-from nlpseq.data.sources import Split, cached_map, load_file, load_splits
+from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
 from nlpseq.errors import ConfigError, DataError
 from nlpseq.metrics.translation import translation_metrics
 from nlpseq.models.search import Hypothesis, beam_search, greedy_search, max_lengths
@@ -34,7 +34,7 @@ from nlpseq.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from nlpseq.ranges import ranged
 from nlpseq.tasks.common import DatasetSplits, id_batch, prepare_tokenizer, tokenizer_key
 from nlpseq.tasks.contract import Task, model_device
-from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, SentencePieceTokenizer
+from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, SentencePieceTokenizer, load_tokenizer
 
 log = logging.getLogger("nlpseq.task")
 
@@ -210,10 +210,19 @@ class TranslationTask(DatasetSplits, Task):
         return self.tokenize(load_file(self.config.data, self._read, self._normalize, path).dataset)
 
     def restore(self) -> None:
-        self._tokenizers(None)
+        """Reload the sentencepiece model(s) from the run folder: no data read, nothing written (never
+        trains one); a missing or damaged file is one DataError naming it."""
+        loaded = [load_tokenizer(self.run_dir, name) for name in self._tokenizer_names()]
+        self.source_tokenizer, self.target_tokenizer = loaded[0], loaded[-1]
+
+    def load_split(self, name: str) -> datasets.Dataset:
+        """Split ``name`` of the recipe's data alone, tokenised (after :meth:`restore`). Like
+        :meth:`prepare`, over-long pairs are kept outside train (they are scored, not trained on)."""
+        split = load_split(self.config.data, self._read, self._normalize, name, self.config.trainer.seed)
+        return self.tokenize(split.dataset)
 
     # ---------------------------------------------------------------------------------- model
-    def build_model(self) -> nn.Module:
+    def build_model(self, training: bool) -> nn.Module:
         cfg: TranslationModelConfig = self.config.model
         options = {k: v for k, v in asdict(cfg).items() if k != "decoding"}
         options.update(embedding=cfg.embedding, encoder=cfg.encoder, decoder=cfg.decoder)

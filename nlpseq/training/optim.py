@@ -27,14 +27,14 @@ def build_optimizer(model: nn.Module, config: TrainerConfig) -> torch.optim.Opti
 def build_scheduler(
     optimizer: torch.optim.Optimizer, config: TrainerConfig, total_steps: int
 ) -> LRScheduler | ReduceLROnPlateau:
-    """``constant`` (with optional warmup), ``warmup_linear`` (up over warmup, down to 0 at the end)
-    or ``plateau`` (multiply by ``plateau_factor`` after ``plateau_patience`` evaluations without
-    improvement of ``metric``)."""
+    """``constant`` or ``linear`` (down to 0 at ``total_steps``), each after ``warmup_steps`` of linear
+    warmup (0: none), or ``plateau`` (multiply by ``plateau_factor`` after ``plateau_patience``
+    evaluations without improvement of ``metric``; no warmup)."""
     warmup = max(0, config.warmup_steps)
     if config.schedule == "plateau":
         return ReduceLROnPlateau(optimizer, mode=config.metric_mode, factor=config.plateau_factor,
                                  patience=config.plateau_patience)
-    if config.schedule == "warmup_linear":
+    if config.schedule == "linear":
         def factor(step: int) -> float:
             if step < warmup:
                 return (step + 1) / warmup

@@ -127,7 +127,7 @@ def test_wikitext_shaped_parquet_loads_through_the_hub_path_as_one_stream(tmp_pa
     assert train.count("</s>") == 5  # blank rows hold nothing; every other row ends with </s>
     assert task.split("train").ids.tolist().count(UNK_ID) == 2
     assert task.split("valid").ids.tolist()[-1] == EOS_ID
-    model = task.build_model()
+    model = task.build_model(training=True)
     metrics = task.evaluate(model, task.split("valid"))
     # 9 valid tokens: too few for 10 columns, so 4 columns of 2, each predicting its second token.
     assert task.split("valid").tokens == 9 and metrics["tokens"] == 4
@@ -153,7 +153,7 @@ def test_document_mode_scores_each_document_under_its_condition(tmp_path: Path) 
     batch = next(iter(task.training_batches()))
     assert batch["input_ids"][0, 0].item() == 2 and bool(batch["reset"])  # <s> first, fresh state
     assert (batch["targets"] == -100).sum() == (batch["input_ids"] == 0).sum()
-    model = task.build_model()
+    model = task.build_model(training=True)
     torch.manual_seed(0)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
     for _ in range(3):

@@ -322,3 +322,50 @@ def test_a_recipe_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
 def test_plain_text_for_classification_says_it_has_no_labels() -> None:
     assert config_error(None, ["data.format=text"]) == (
         "data.format: 'text' is not a labelled format (jsonl, csv or tsv); plain text has no labels")
+
+
+def test_warmup_linear_is_refused_with_one_line_naming_linear(tmp_path: Path) -> None:
+    path = write(tmp_path, "task: classification\ntrainer:\n  schedule: warmup_linear\n  warmup_steps: 10\n")
+    assert config_error(path, []) == (
+        f"{path}: trainer.schedule: 'warmup_linear' is now called 'linear'; write schedule: linear")
+    refused = config_error(None, ["trainer.schedule=warmup_linear"])
+    assert refused.startswith("trainer.schedule: 'warmup_linear'")
+    linear = load_config(path, ["trainer.schedule=linear"]).trainer
+    assert (linear.schedule, linear.warmup_steps) == ("linear", 10)
+
+
+def test_no_recipe_uses_a_renamed_value() -> None:
+    import dataclasses
+
+    renamed = {f.name: f.metadata["renamed"] for f in dataclasses.fields(TrainerConfig)
+               if "renamed" in f.metadata}
+    assert renamed == {"schedule": {"warmup_linear": "linear"}}
+    # load_config over every recipe (above) would refuse one; this says which, and that none is left.
+    assert not [p for p in RECIPES if "schedule: warmup_linear" in p.read_text(encoding="utf-8")]
+
+
+def test_run_dir_defaults_to_the_recipe_folder_and_stem(tmp_path: Path) -> None:
+    folder = tmp_path / "sentiment"
+    folder.mkdir()
+    bare = write(folder, "task: classification\n", "small.yaml")
+    assert load_config(bare).run_dir == "runs/sentiment_small"
+    assert load_config(bare, ["run_dir=elsewhere"]).run_dir == "elsewhere"  # an override still wins
+    assert load_config(write(folder, "run_dir: runs/mine\n", "own.yaml")).run_dir == "runs/mine"
+    assert load_config(None).run_dir == "runs/default"  # no recipe file: nothing to name it after
+    # The tiny recipes keep the run folders they set.
+    assert load_config(ROOT / "recipes/sentiment/tiny.yaml").run_dir == "runs/tiny"
+
+
+def test_nlpseq_recipes_reads_yaml_as_nlpseq_train_does(tmp_path: Path) -> None:
+    """One loader: 1e-3 is a float in both (plain yaml.safe_load would read the string '1e-3')."""
+    from nlpseq.config import read_values
+    from nlpseq.recipes import _read
+
+    path = write(tmp_path, "task: classification\ntrainer:\n  lr: 1e-3\n  metric: accuracy\n")
+    assert _read(path)["trainer"]["lr"] == read_values(path)["trainer"]["lr"] == 0.001
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("task: lm\n# r\xe9sum\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as listed:
+        _read(latin)
+    assert str(listed.value) == config_error(latin, []) == (
+        f"{latin}: not UTF-8 (byte 0xe9 on line 2); save the recipe as UTF-8")

@@ -122,7 +122,7 @@ def test_the_last_step_logs_its_partial_window(tmp_path: Path) -> None:
     assert results["train_tokens_per_s"] > 0  # time and tokens of all 7 steps counted
 
 
-@pytest.mark.parametrize("schedule", ["warmup_linear", "plateau"])
+@pytest.mark.parametrize("schedule", ["linear", "plateau"])
 def test_schedules_and_sgd_run(tmp_path: Path, schedule: str) -> None:
     results = nlpseq.train(load_config(TINY, _overrides(
         tmp_path, schedule, f"trainer.schedule={schedule}", "trainer.warmup_steps=3", "trainer.optimizer=sgd",
@@ -130,7 +130,7 @@ def test_schedules_and_sgd_run(tmp_path: Path, schedule: str) -> None:
     assert results["steps"] == 12
     lrs = [json.loads(line)["lr"] for line in (tmp_path / schedule / "metrics.jsonl").read_text().splitlines()
            if '"train"' in line]
-    if schedule == "warmup_linear":
+    if schedule == "linear":
         assert lrs[0] == pytest.approx(0.5 * 2 / 3) and lrs[-1] == pytest.approx(0.0)
 
 
