@@ -7,6 +7,7 @@ import logging
 import platform
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from nlpseq.errors import NlpseqError
 from nlpseq.fileio import write_json
 from nlpseq.runfolder import RunLock, check_resume, record_changes, saved_config
 from nlpseq.tasks import get_task, load_config
+from nlpseq.tasks.options import GenerationOptions, OptionError, check_options
 from nlpseq.training.checkpoint import load_checkpoint
 from nlpseq.training.device import choose_device
 from nlpseq.training.trainer import Trainer
@@ -45,7 +47,8 @@ def train(config: Config | str | Path, overrides: list[str] | None = None,
     ``config`` is a :class:`Config` or a recipe path; ``overrides`` are ``key=value`` strings.
     Running again with the same ``run_dir`` resumes from ``checkpoints/last.pt``; the config must then
     be the run's own, except for keys that are safe on resume (``max_epochs``, ``patience``, ...) when
-    ``allow_changes`` is set. A run folder in use by another process is refused.
+    ``allow_changes`` is set. A run folder in use by another process is refused. A changed config is
+    refused before anything is written; then rank 0 logs the run into ``train.log`` in its folder.
     """
     if not isinstance(config, Config):
         config = load_config(config, overrides)
@@ -56,12 +59,38 @@ def train(config: Config | str | Path, overrides: list[str] | None = None,
     device = choose_device(config.trainer.device)
     device = distributed.setup(device.type) or device
     rank, world = distributed.rank_and_world()
-    with RunLock(run_dir) if rank == 0 else contextlib.nullcontext():
-        if rank == 0:
+    main = rank == 0
+    with _run_log(run_dir) if main else contextlib.nullcontext(), \
+            RunLock(run_dir) if main else contextlib.nullcontext():
+        if main:
             save_config(config, run_dir / "config.yaml")
             record_changes(run_dir, changes)
         distributed.barrier()
         return _train(config, run_dir, device, rank, world)
+
+
+@contextlib.contextmanager
+def _run_log(run_dir: Path) -> Iterator[None]:
+    """Copy the log into ``run_dir/train.log`` (appended: a resumed run continues it) for the life of
+    a training. The ``nlpseq`` loggers are opened to INFO meanwhile, so the file holds the run's story
+    even when the caller configured no logging; the level is put back afterwards."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(run_dir / "train.log", encoding="utf-8")
+    except OSError as error:
+        raise NlpseqError(f"{run_dir}: cannot use this run folder ({error.strerror or error})") from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    root, package = logging.getLogger(), logging.getLogger("nlpseq")
+    level = package.level
+    if package.getEffectiveLevel() > logging.INFO:
+        package.setLevel(logging.INFO)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        package.setLevel(level)
 
 
 def _train(config: Config, run_dir: Path, device: torch.device, rank: int, world: int) -> dict[str, Any]:
@@ -147,20 +176,26 @@ class Predictor:
         return self.task.format_prediction(result)
 
     def set_options(self, **options: Any) -> None:
-        """Task-specific options for later predict/evaluate calls (translation: ``beam_size``,
-        ``length_penalty``, ``n_best``, ``attention``, ``plot_attention``); unknown ones raise."""
-        self.task.set_options(**options)
+        """Task-specific options for later predict/evaluate calls, as keywords (translation:
+        ``beam_size``, ``length_penalty``, ``n_best``, ``attention``, ``plot_attention``; lm:
+        ``dynamic_lr``, ``dynamic_decay``; see :data:`nlpseq.tasks.options.TASK_OPTIONS`). None means
+        not given; an unknown name or a value out of range is one OptionError naming the keyword."""
+        self.task.set_options(**check_options(self.task.options, options, self.task.name))
 
-    def generate(self, prompts: str | list[str] = "", *, max_new_tokens: int = 50, temperature: float = 1.0,
-                 top_k: int = 0, top_p: float = 1.0, num_samples: int = 1, seed: int = 0,
-                 beam_size: int = 1, condition: str | None = None) -> list[dict[str, Any]]:
+    def generate(self, prompts: str | list[str] = "", options: GenerationOptions | None = None,
+                 **keywords: Any) -> list[dict[str, Any]]:
         """Continue one prompt or a list of prompts (``""``: from scratch) with generated text: one dict
-        per (prompt, sample) with ``text`` (see :meth:`nlpseq.tasks.contract.Task.generate`)."""
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        return self.task.generate(self.model, prompts, max_new_tokens=max_new_tokens, temperature=temperature,
-                                  top_k=top_k, top_p=top_p, num_samples=num_samples, seed=seed,
-                                  beam_size=beam_size, condition=condition)
+        per (prompt, sample) with ``text`` (see :meth:`nlpseq.tasks.contract.Task.generate`).
 
+        How: a :class:`~nlpseq.tasks.options.GenerationOptions`, or its fields as keywords
+        (``max_new_tokens=20, top_p=0.9, seed=3``). Greedy unless sampling is asked for
+        (``temperature`` > 0, ``top_k`` > 1, ``top_p`` < 1 or ``num_samples`` > 1), so
+        ``beam_size=1``, ``top_k=1`` and ``temperature=0`` give the same text."""
+        if options is not None and keywords:
+            raise OptionError(lambda spell: f"give options or {', '.join(map(spell, sorted(keywords)))}, "
+                                            "not both")
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        return self.task.generate(self.model, prompts, options or GenerationOptions.of(**keywords))
 
 def load(run_dir: str | Path, device: str = "auto", checkpoint: str = "best") -> Predictor:
     """Load a run folder for prediction: ``nlpseq.load("runs/x").predict("some text")``.

@@ -22,17 +22,12 @@ from pathlib import Path
 from nlpseq import __version__
 from nlpseq.errors import NlpseqError, Terminated
 from nlpseq.recipes import DEFAULT_RECIPE, find_recipe, list_recipes
+from nlpseq.tasks.options import TASK_OPTIONS, GenerationOptions, OptionError, TaskOption, check_options, flag
 
 
-def _setup_logging(run_dir: Path | None = None) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if run_dir is not None and _is_main():
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            handlers.append(logging.FileHandler(run_dir / "train.log", encoding="utf-8"))
-        except OSError as error:
-            raise NlpseqError(f"{run_dir}: cannot use this run folder ({error.strerror or error})") from None
-    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
+def _setup_logging() -> None:
+    """Log lines to stderr (a training also copies them into its run folder: ``nlpseq.api.train``)."""
+    logging.basicConfig(level=logging.INFO, handlers=[logging.StreamHandler(sys.stderr)], force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("datasets", "huggingface_hub", "fsspec", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -46,8 +41,6 @@ def _is_main() -> bool:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from nlpseq.api import train
-    from nlpseq.config import to_dict
-    from nlpseq.runfolder import check_resume, saved_config
     from nlpseq.tasks import load_config
 
     # ``nlpseq train key=value`` with no recipe: the first argument is an override, not a file.
@@ -57,10 +50,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides.insert(0, recipe)
         recipe = None
     config = load_config(find_recipe(recipe or DEFAULT_RECIPE), overrides)
-    # A changed config is refused before the run folder gets so much as a log line.
-    run_dir = Path(config.run_dir)
-    check_resume(run_dir, saved_config(run_dir), to_dict(config), args.allow_changes)
-    _setup_logging(Path(config.run_dir))
+    # train() refuses a changed config before writing anything, then copies the log into train.log.
+    _setup_logging()
     results = train(config, allow_changes=args.allow_changes)
     if _is_main():
         summary = {k: v for k, v in results.items() if not isinstance(v, dict)}
@@ -78,8 +69,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     _setup_logging()
     predictor = load(args.run_dir, device=args.device, checkpoint=args.checkpoint)
-    predictor.set_options(**_task_options(args, ("beam_size", "length_penalty", "dynamic_lr",
-                                                 "dynamic_decay")))
+    predictor.set_options(**_given(args, args.task_options))
     metrics = predictor.evaluate(split=args.split, data=args.data)
     print(json.dumps(metrics))
     return 0
@@ -90,8 +80,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     _setup_logging()
     predictor = load(args.run_dir, device=args.device, checkpoint=args.checkpoint)
-    predictor.set_options(**_task_options(args, ("beam_size", "n_best", "length_penalty", "attention",
-                                                 "plot_attention")))
+    predictor.set_options(**_given(args, args.task_options))
     # Streaming: each batch is printed and flushed as soon as it is done; a person typing at a terminal
     # gets each line back at once.
     interactive = args.input is None and sys.stdin.isatty()
@@ -105,19 +94,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_checkpoint_and_search(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", default="best", choices=["best", "last", "averaged"],
-                   help="which checkpoint to load (averaged: written by `nlpseq average`; default best)")
-    p.add_argument("--beam-size", type=int, help="translation: beam width (1: greedy; default: the recipe's)")
-    p.add_argument("--length-penalty", type=float,
-                   help="translation: GNMT length penalty alpha for beam search (default: the recipe's)")
-
-
-def _task_options(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, object]:
-    """The task-specific flags the user actually gave (None / False: not given). Compared by identity:
-    ``0.0 in (None, False)`` is true, and ``--length-penalty 0`` is a value."""
-    given = {name: getattr(args, name, None) for name in names}
-    return {name: value for name, value in given.items() if value is not None and value is not False}
+def _given(args: argparse.Namespace, names: list[str]) -> dict[str, object]:
+    """The option flags the user actually gave (None: not given; a switch's default is None too).
+    Compared by identity: ``0.0 in (None, False)`` is true, and ``--length-penalty 0`` is a value."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def _split_lines(text: str) -> list[str]:
@@ -163,10 +143,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.prompt is not None and args.input is not None:
         raise NlpseqError("generate: give --prompt or --input, not both")
     prompts = [args.prompt or ""] if args.input is None else _read_input(args.input)
+    options = GenerationOptions.of(**_given(args, args.task_options))  # checked before the model loads
     predictor = load(args.run_dir, device=args.device)
-    results = predictor.generate(prompts, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                 top_k=args.top_k, top_p=args.top_p, num_samples=args.num_samples,
-                                 seed=args.seed, beam_size=args.beam_size, condition=args.condition)
+    results = predictor.generate(prompts, options)
     for result in results:
         if args.format == "jsonl":
             print(json.dumps(result, ensure_ascii=False))
@@ -227,12 +206,81 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nlpseq", description="GRU/LSTM models for NLP sequence tasks")
-    parser.add_argument("--version", action="version", version=f"nlpseq {__version__}",
-                        help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+# ------------------------------------------------------------------------------------------ the parser
+# Each subcommand has its own builder. ``predict``, ``evaluate`` and ``generate`` take the options
+# their run's task declares (nlpseq.tasks.options): the run folder is found in the arguments before
+# parsing, so ``nlpseq predict RUN --help`` lists that task's flags and no other task's.
+RUN_COMMANDS = ("predict", "evaluate", "generate")
 
+
+def _run_task(argv: list[str]) -> str | None:
+    """The task of the first argument after a run command that is a run folder (its ``config.yaml``
+    names it); None when there is none, or it cannot be read (the command then says why)."""
+    import yaml
+
+    for token in argv[1:]:
+        path = Path(token) / "config.yaml"
+        if token.startswith("-") or not path.is_file():
+            continue
+        try:
+            task = yaml.safe_load(path.read_text(encoding="utf-8")).get("task")
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+            return None
+        return task if isinstance(task, str) else None
+    return None
+
+
+def _task_options(task: str | None, command: str) -> list[TaskOption]:
+    """The options ``task`` declares for ``command``: the built-in tasks' from their light declarations
+    (no torch import), any other registered task's from its class."""
+    from nlpseq.tasks import TASKS, get_task
+
+    if command == "generate":
+        declared: tuple[TaskOption, ...] = GenerationOptions.declarations()
+    elif task in TASK_OPTIONS:
+        declared = TASK_OPTIONS[task]
+    elif task in TASKS:
+        declared = get_task(task).options
+    else:
+        declared = ()
+    return [option for option in declared if command in option.commands]
+
+
+def _add_options(p: argparse.ArgumentParser, options: list[TaskOption], title: str) -> None:
+    """One flag per option, in a group of its own; every default is None ("not given"), so what the
+    user typed is all that reaches the task, which checks it (:func:`nlpseq.tasks.options.check_options`)."""
+    group = p.add_argument_group(title)
+    for option in options:
+        if option.type is bool:
+            group.add_argument(flag(option.name), action="store_const", const=True, help=option.help)
+        else:
+            kind = str if option.type is Path else option.type
+            group.add_argument(flag(option.name), type=kind, metavar=option.metavar, help=option.help,
+                               choices=option.choices)
+    p.set_defaults(task_options=[option.name for option in options])
+
+
+def _add_run(p: argparse.ArgumentParser, what: str = "a run folder written by `nlpseq train`") -> None:
+    p.add_argument("run_dir", help=what)
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
+
+
+def _add_checkpoint(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default="best", choices=["best", "last", "averaged"],
+                   help="which checkpoint to load (averaged: written by `nlpseq average`; default best)")
+
+
+def _with_task_options(p: argparse.ArgumentParser, task: str | None, command: str) -> None:
+    options = _task_options(task, command)
+    if options:
+        _add_options(p, options, f"options of a {task} run")
+        return
+    p.set_defaults(task_options=[])
+    p.epilog = (f"The options of a run's task are listed after its folder: `nlpseq {command} RUN --help`."
+                if task is None else f"A {task} run takes no options.")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help=f"train a recipe (default: {DEFAULT_RECIPE})",
                        description="Train a recipe, evaluate its best checkpoint on the test split and "
                        "print the metrics. Running the same command again resumes the run.")
@@ -246,61 +294,46 @@ def build_parser() -> argparse.ArgumentParser:
                    "max_steps, patience, eval_every, ...); the changes are logged and recorded in the run")
     p.set_defaults(func=cmd_train)
 
+
+def _add_evaluate(sub: argparse._SubParsersAction, task: str | None) -> None:
     p = sub.add_parser("evaluate", help="print test metrics of a run folder as one JSON object")
-    p.add_argument("run_dir", help="a run folder written by `nlpseq train`")
+    _add_run(p)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"],
                    help="the recipe's split to evaluate (default test)")
     p.add_argument("--data", help="a labelled file in the recipe's format and field names")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
-    _add_checkpoint_and_search(p)
-    p.add_argument("--dynamic-lr", type=float,
-                   help="language model (stream mode): also report the metrics under dynamic evaluation "
-                   "(Krause et al. 2018: an SGD step of this size after each scored window), as 'dynamic'")
-    p.add_argument("--dynamic-decay", type=float,
-                   help="with --dynamic-lr: pull the adapted weights back towards the trained ones by this "
-                   "fraction after each step (default 0)")
+    _add_checkpoint(p)
+    _with_task_options(p, task, "evaluate")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_predict(sub: argparse._SubParsersAction, task: str | None) -> None:
     p = sub.add_parser("predict", help="predict raw texts, one per line (stdin by default)")
-    p.add_argument("run_dir", help="a run folder written by `nlpseq train`")
+    _add_run(p)
     p.add_argument("--input", help="file of raw texts, one per line (default stdin)")
     p.add_argument("--format", default="text", choices=["text", "jsonl"],
                    help="text: label and probability (or word/TAG); jsonl: one JSON object a line")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
     p.add_argument("--batch-lines", type=int, default=64,
                    help="lines predicted together; each batch is printed as soon as it is done (default 64)")
-    _add_checkpoint_and_search(p)
-    p.add_argument("--n-best", type=int, help="translation: print the N best hypotheses with scores")
-    p.add_argument("--attention", action="store_true",
-                   help="translation, jsonl: include the attention weights and the pieces")
-    p.add_argument("--plot-attention", metavar="DIR",
-                   help="translation: write one attention heatmap PNG per input line into DIR")
+    _add_checkpoint(p)
+    _with_task_options(p, task, "predict")
     p.set_defaults(func=cmd_predict)
 
+
+def _add_generate(sub: argparse._SubParsersAction, task: str | None) -> None:
     p = sub.add_parser("generate", help="write text with a language-model run folder",
-                       description="Continue a prompt (or each line of a file) with sampled or beam-searched "
-                       "text, batched over prompts and samples.")
-    p.add_argument("run_dir", help="a run folder written by `nlpseq train` with a generating task (lm)")
+                       description="Continue a prompt (or each line of a file) with text, batched over "
+                       "prompts and samples: greedy by default (the likeliest token each step), sampled "
+                       "when a sampling option asks for it, beam-searched with --beam-size above 1.")
+    _add_run(p, "a run folder written by `nlpseq train` with a generating task (lm)")
     p.add_argument("--prompt", help="text to continue (default: empty, start from scratch)")
     p.add_argument("--input", help="file of prompts, one per line (instead of --prompt)")
-    p.add_argument("--condition", help="the condition value (e.g. a genre) of a conditioned model")
-    p.add_argument("--max-new-tokens", type=int, default=50,
-                   help="most tokens added per sample (default 50)")
-    p.add_argument("--temperature", type=float, default=1.0,
-                   help="divide logits by this before sampling; 0 is greedy (default 1.0)")
-    p.add_argument("--top-k", type=int, default=0,
-                   help="sample among the K likeliest tokens; 0: all (default)")
-    p.add_argument("--top-p", type=float, default=1.0,
-                   help="sample within the smallest set of tokens of this total probability (default 1.0)")
-    p.add_argument("--num-samples", type=int, default=1, help="samples per prompt (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed: the same seed gives the same text")
-    p.add_argument("--beam-size", type=int, default=1,
-                   help="beam search with this many hypotheses (default 1)")
     p.add_argument("--format", default="text", choices=["text", "jsonl"],
                    help="text: prompt and continuation a line; jsonl: also tokens and log-probabilities")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
+    _add_options(p, _task_options(task, "generate"), "generation options")
     p.set_defaults(func=cmd_generate)
 
+
+def _add_average(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("average", help="average the last N kept checkpoints into checkpoints/averaged.pt",
                        description="Average the weights of the newest N checkpoints/step-*.pt (kept with "
                        "trainer.keep_checkpoints) into checkpoints/averaged.pt; evaluate and predict load "
@@ -309,9 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--last", type=int, default=3, help="how many of the newest checkpoints (default 3)")
     p.set_defaults(func=cmd_average)
 
+
+def _add_recipes(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recipes", help="list the built-in recipes: name, task, data, metric")
     p.set_defaults(func=cmd_recipes)
 
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="list or fetch the named real corpora")
     p.add_argument("action", choices=["list", "fetch"],
                    help="list: the corpora and whether they are here; fetch: download NAMES")
@@ -320,13 +357,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
                    help="read archives you already have from DIR (lohelp-fr-en: the two .deb files)")
     p.set_defaults(func=cmd_data)
+
+
+def build_parser(task: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; ``task``: the run folder's task, whose options ``predict``/``evaluate``
+    then take (None: no run folder named, so no task flags)."""
+    parser = argparse.ArgumentParser(prog="nlpseq", description="GRU/LSTM models for NLP sequence tasks")
+    parser.add_argument("--version", action="version", version=f"nlpseq {__version__}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train(sub)
+    _add_evaluate(sub, task)
+    _add_predict(sub, task)
+    _add_generate(sub, task)
+    _add_average(sub)
+    _add_recipes(sub)
+    _add_data(sub)
     return parser
 
 
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """Parse with the flags of the named run's task. A flag left over is refused as the task would
+    refuse it: "--beam-size: not an option of a classification run", or, when no run folder could be
+    read, as an error about the run folder rather than about the flag."""
+    command = next((token for token in argv if not token.startswith("-")), None)
+    task = _run_task(argv[argv.index(command):]) if command in RUN_COMMANDS else None
+    parser = build_parser(task)
+    args, extra = parser.parse_known_args(argv)
+    flags = [token.partition("=")[0] for token in extra if token.startswith("--")]
+    if not flags or args.command not in RUN_COMMANDS:
+        return parser.parse_args(argv)  # argparse's own error
+    if task is None:
+        raise NlpseqError(f"{args.run_dir}: not a run folder (no readable config.yaml), so {flags[0]} "
+                          "cannot be checked against a task's options")
+    names = {name.removeprefix("--").replace("-", "_"): None for name in flags}
+    check_options(_task_options(task, args.command), names, task)  # raises: these are not its options
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        args = _parse(argv)
         return args.func(args)
+    except OptionError as error:  # flags, not keywords: --beam-size
+        print(f"nlpseq: error: {error.render(flag)}", file=sys.stderr)
+        return 2
     except NlpseqError as error:
         print(f"nlpseq: error: {error}", file=sys.stderr)
         return 2

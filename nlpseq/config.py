@@ -84,30 +84,6 @@ class TokenizerConfig:
 
 
 @dataclass
-class EmbeddingConfig:
-    """Arguments of :class:`nlpseq.models.embedding.TokenEmbedding` (vocabulary size comes from data)."""
-
-    embedding_dim: int = ranged(128, ge=1)
-    dropout: float = ranged(0.0, ge=0, lt=1)
-    # Replace training tokens by <unk> with this probability: a regulariser, and it teaches the model
-    # what to do with tokens it has never seen.
-    word_dropout: float = ranged(0.0, ge=0, lt=1)
-    pretrained: str | None = None  # word2vec/GloVe text file
-    freeze: bool = False
-
-
-@dataclass
-class EncoderConfig:
-    """Arguments of :class:`nlpseq.models.encoder.RNNEncoder` (input size comes from the embedding)."""
-
-    rnn_type: Literal["gru", "lstm"] = "lstm"
-    hidden_size: int = ranged(256, ge=1)
-    num_layers: int = ranged(1, ge=1)
-    bidirectional: bool = True
-    dropout: float = ranged(0.0, ge=0, lt=1)
-
-
-@dataclass
 class TrainerConfig:
     """Arguments of :class:`nlpseq.training.trainer.Trainer`: optimisation, evaluation, checkpoints."""
 

@@ -8,9 +8,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from nlpseq.config import EmbeddingConfig, EncoderConfig
-from nlpseq.models.embedding import TokenEmbedding
-from nlpseq.models.encoder import RNNEncoder
+from nlpseq.models.embedding import EmbeddingConfig, TokenEmbedding
+from nlpseq.models.encoder import EncoderConfig, RNNEncoder
 from nlpseq.models.pooling import Pooling
 from nlpseq.ranges import ranged
 

@@ -1,17 +1,43 @@
-"""Token embeddings, optionally initialised from a word2vec/GloVe text file."""
+"""Token embeddings, optionally initialised from a word2vec/GloVe text file, with three dropouts.
+
+The three differ in what they drop: ``dropout`` zeroes single elements of the output vectors,
+``word_dropout`` replaces single tokens by ``<unk>``, ``type_dropout`` zeroes whole rows of the matrix
+(a word type is then missing at every position of the batch: AWD-LSTM's dropoute).
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from nlpseq.errors import DataError
+from nlpseq.models.regularization import embedding_dropout
+from nlpseq.ranges import ranged
 from nlpseq.tokenizers import UNK_ID
 
 log = logging.getLogger("nlpseq.model")
+
+
+@dataclass
+class EmbeddingConfig:
+    """Arguments of :class:`TokenEmbedding` (vocabulary size comes from data): the ``model.embedding``
+    section of every task."""
+
+    embedding_dim: int = ranged(128, ge=1)
+    # Element dropout on the output vectors.
+    dropout: float = ranged(0.0, ge=0, lt=1)
+    # Replace training tokens by <unk> with this probability: a regulariser, and it teaches the model
+    # what to do with tokens it has never seen.
+    word_dropout: float = ranged(0.0, ge=0, lt=1)
+    # Drop whole word types (rows of the matrix, the same for every position of a batch) with this
+    # probability, the kept rows scaled up (AWD-LSTM's dropoute).
+    type_dropout: float = ranged(0.0, ge=0, lt=1)
+    pretrained: str | None = None  # word2vec/GloVe text file
+    freeze: bool = False
 
 
 class TokenEmbedding(nn.Module):
@@ -22,6 +48,7 @@ class TokenEmbedding(nn.Module):
         embedding_dim: vector size (must match ``pretrained`` when given).
         dropout: dropout on the output vectors.
         word_dropout: probability of replacing a (non-pad) token by ``<unk>`` while training.
+        type_dropout: probability of dropping a whole word type (row of the matrix) while training.
         pretrained: a word2vec/GloVe text file (``word v1 ... vD`` per line, optional ``N D`` header).
         freeze: keep pretrained vectors fixed.
         vocabulary: id -> token strings, needed to look tokens up in ``pretrained``.
@@ -33,6 +60,7 @@ class TokenEmbedding(nn.Module):
         embedding_dim: int = 128,
         dropout: float = 0.0,
         word_dropout: float = 0.0,
+        type_dropout: float = 0.0,
         pretrained: str | None = None,
         freeze: bool = False,
         vocabulary: list[str] | None = None,
@@ -41,6 +69,7 @@ class TokenEmbedding(nn.Module):
         self.embedding = nn.Embedding(num_embeddings, embedding_dim, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
         self.word_dropout = word_dropout
+        self.type_dropout = type_dropout
         self.embedding_dim = embedding_dim
         if pretrained is not None:
             if vocabulary is None:
@@ -49,10 +78,15 @@ class TokenEmbedding(nn.Module):
             self.embedding.weight.requires_grad_(not freeze)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """``ids [B, T]`` -> ``[B, T, embedding_dim]``."""
         if self.training and self.word_dropout > 0:
             drop = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & (ids != 0)
             ids = ids.masked_fill(drop, UNK_ID)
-        return self.dropout(self.embedding(ids))
+        if self.training and self.type_dropout > 0:
+            vectors = embedding_dropout(self.embedding, ids, self.type_dropout, training=True)
+        else:
+            vectors = self.embedding(ids)
+        return self.dropout(vectors)
 
     @torch.no_grad()
     def load_vectors(self, path: str | Path, vocabulary: list[str]) -> float:

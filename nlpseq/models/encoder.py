@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from nlpseq.errors import ConfigError
+from nlpseq.ranges import ranged
+
 # An RNN state: h ``[layers * directions, B, H]`` (GRU) or (h, c) (LSTM).
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class EncoderConfig:
+    """The ``model.encoder`` section of every task: arguments of :class:`RNNEncoder` (input size comes
+    from the embedding). A language model stacks one-layer encoders itself, and only it applies
+    ``locked_dropout`` and ``weight_drop`` (a fused multi-layer RNN has no place for either)."""
+
+    rnn_type: Literal["gru", "lstm"] = "lstm"
+    hidden_size: int = ranged(256, ge=1)
+    num_layers: int = ranged(1, ge=1)
+    bidirectional: bool = True
+    # Dropout between layers (and, in RNNEncoder, on the outputs).
+    dropout: float = ranged(0.0, ge=0, lt=1)
+    # The dropout between layers draws one mask per sequence, shared by its time steps (variational
+    # dropout), instead of one per element.
+    locked_dropout: bool = False
+    # DropConnect on the hidden-to-hidden matrices (AWD-LSTM), drawn once per forward pass.
+    weight_drop: float = ranged(0.0, ge=0, lt=1)
 
 
 @dataclass
@@ -37,6 +60,8 @@ class RNNEncoder(nn.Module):
         rnn_type: ``"gru"`` or ``"lstm"``.
         bidirectional: also read right to left (outputs concatenate both directions).
         dropout: dropout between layers and on the outputs.
+        locked_dropout, weight_drop: refused here (see :class:`EncoderConfig`); they are arguments
+            so that a task's ``model.encoder`` section splats into the constructor.
     """
 
     def __init__(
@@ -47,8 +72,14 @@ class RNNEncoder(nn.Module):
         rnn_type: str = "lstm",
         bidirectional: bool = True,
         dropout: float = 0.0,
+        locked_dropout: bool = False,
+        weight_drop: float = 0.0,
     ):
         super().__init__()
+        if locked_dropout or weight_drop > 0:
+            key = "locked_dropout" if locked_dropout else "weight_drop"
+            raise ConfigError(f"model.encoder.{key}: only a language model applies it (it stacks one-layer "
+                              "RNNs); this task's encoder is one fused multi-layer RNN")
         rnn_class = {"gru": nn.GRU, "lstm": nn.LSTM}.get(rnn_type)
         if rnn_class is None:
             raise ValueError(f"rnn_type must be 'gru' or 'lstm', got {rnn_type!r}")

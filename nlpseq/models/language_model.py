@@ -1,5 +1,9 @@
 """A recurrent language model: embedding -> stacked unidirectional RNNEncoders -> tied output layer.
 
+Its ``model`` section uses the shared :class:`~nlpseq.models.embedding.EmbeddingConfig` and
+:class:`~nlpseq.models.encoder.EncoderConfig` (``embedding.type_dropout`` is AWD-LSTM's dropoute,
+``encoder.locked_dropout``/``encoder.weight_drop`` its variational dropout and DropConnect).
+
 Layers are one-layer :class:`~nlpseq.models.encoder.RNNEncoder` s stacked here, so that the dropout
 between them is locked (one mask per sequence) and the hidden-to-hidden matrices can take weight drop;
 the last layer's output is projected to the embedding size when the two differ, so the output layer can
@@ -15,50 +19,70 @@ the carried one, so evaluating in the middle of an epoch changes nothing in trai
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nlpseq.models.encoder import RNNEncoder, State
+from nlpseq.errors import ConfigError
+from nlpseq.models.embedding import EmbeddingConfig, TokenEmbedding
+from nlpseq.models.encoder import EncoderConfig, RNNEncoder, State
 from nlpseq.models.losses import summed_cross_entropy
-from nlpseq.models.regularization import LockedDropout, WeightDrop, embedding_dropout
+from nlpseq.models.regularization import LockedDropout, WeightDrop
 from nlpseq.ranges import ranged
 from nlpseq.tokenizers import BOS_ID, PAD_ID
 
 LayerStates = list[State]
 
+# A language model's defaults where they differ from the shared sections' (which are a bidirectional
+# one-layer tagger's or classifier's): a recipe's embedding/encoder section starts from these.
+LM_SECTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "embedding": {"embedding_dim": 256},
+    "encoder": {"num_layers": 2, "bidirectional": False, "locked_dropout": True},
+}
 
-@dataclass
-class LMEncoderConfig:
-    """The recurrent layers (always left to right): ``dropout`` is locked dropout between layers."""
 
-    rnn_type: Literal["gru", "lstm"] = "lstm"
-    hidden_size: int = ranged(256, ge=1)
-    num_layers: int = ranged(2, ge=1)
-    dropout: float = ranged(0.0, ge=0, lt=1)
-    # DropConnect on the hidden-to-hidden matrices (AWD-LSTM), drawn once per window.
-    weight_drop: float = ranged(0.0, ge=0, lt=1)
+def lm_encoder(**values: Any) -> EncoderConfig:
+    """An :class:`EncoderConfig` with a language model's defaults (left to right, locked dropout, two
+    layers), ``values`` set on top: what a recipe's ``model.encoder`` section gives."""
+    return EncoderConfig(**{**LM_SECTION_DEFAULTS["encoder"], **values})
 
 
 @dataclass
 class LanguageModelConfig:
     """The ``model`` section of an ``lm`` recipe (keys match :class:`LanguageModel`'s arguments)."""
 
-    embedding_dim: int = ranged(256, ge=1)
-    encoder: LMEncoderConfig = field(default_factory=LMEncoderConfig)
+    # Read by nlpseq.config.from_dict: the sections' starting values, and the keys of earlier versions
+    # (a recipe that still uses one is refused with the key to use instead).
+    section_defaults: ClassVar[dict[str, dict[str, Any]]] = LM_SECTION_DEFAULTS
+    renamed_keys: ClassVar[dict[str, str]] = {"embedding_dim": "embedding.embedding_dim",
+                                              "embedding_dropout": "embedding.type_dropout"}
+
+    embedding: EmbeddingConfig = field(
+        default_factory=lambda: EmbeddingConfig(**LM_SECTION_DEFAULTS["embedding"]))
+    encoder: EncoderConfig = field(default_factory=lambda: lm_encoder())
     # Share the embedding matrix with the output layer (a projection bridges a hidden size that differs).
     tie_weights: bool = True
     # Locked dropout on the embedded inputs and on the last layer's outputs.
     input_dropout: float = ranged(0.0, ge=0, lt=1)
     output_dropout: float = ranged(0.0, ge=0, lt=1)
-    # Drop whole word types from the embedding matrix (AWD-LSTM's dropoute).
-    embedding_dropout: float = ranged(0.0, ge=0, lt=1)
     # Conditioning on one categorical value (data.condition_field): its embedding size (0: none) and
     # whether it is also concatenated to every input, not only used to initialise the state.
     condition_dim: int = ranged(32, ge=1)
     condition_every_step: bool = False
+
+    def __post_init__(self) -> None:
+        check_sections(self.embedding, self.encoder)
+
+
+def check_sections(embedding: EmbeddingConfig, encoder: EncoderConfig) -> None:
+    """Refuse the shared sections' keys a language model cannot apply (ConfigError naming the key)."""
+    if encoder.bidirectional:
+        raise ConfigError("model.encoder.bidirectional: a language model reads left to right")
+    if embedding.pretrained is not None:
+        raise ConfigError("model.embedding.pretrained: a language model learns its embedding from scratch "
+                          "(pretrained vectors are not supported)")
 
 
 @dataclass
@@ -77,18 +101,24 @@ class LanguageModel(nn.Module):
         other arguments: see :class:`LanguageModelConfig`.
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 256, encoder: LMEncoderConfig | None = None,
-                 tie_weights: bool = True, input_dropout: float = 0.0, output_dropout: float = 0.0,
-                 embedding_dropout: float = 0.0, condition_dim: int = 32, condition_every_step: bool = False,
+    def __init__(self, vocab_size: int, embedding: EmbeddingConfig | None = None,
+                 encoder: EncoderConfig | None = None, tie_weights: bool = True, input_dropout: float = 0.0,
+                 output_dropout: float = 0.0, condition_dim: int = 32, condition_every_step: bool = False,
                  num_conditions: int = 0):
         super().__init__()
-        encoder = encoder or LMEncoderConfig()
+        embedding = embedding or EmbeddingConfig(**LM_SECTION_DEFAULTS["embedding"])
+        encoder = encoder or lm_encoder()
+        check_sections(embedding, encoder)
+        embedding_dim = embedding.embedding_dim
         self.vocab_size = vocab_size
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
-        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
-        self.embedding_dropout = embedding_dropout
+        self.embedding = TokenEmbedding(vocab_size, embedding_dim, dropout=embedding.dropout,
+                                        word_dropout=embedding.word_dropout,
+                                        type_dropout=embedding.type_dropout)
+        # AWD-LSTM's initialisation (the padding row included: it is never an input of a stream).
+        nn.init.uniform_(self.embedding.embedding.weight, -0.1, 0.1)
         self.input_dropout = LockedDropout(input_dropout)
-        self.between_dropout = LockedDropout(encoder.dropout)
+        self.between_dropout = (LockedDropout(encoder.dropout) if encoder.locked_dropout
+                                else nn.Dropout(encoder.dropout))
         self.output_dropout = LockedDropout(output_dropout)
         self.rnn_type = encoder.rnn_type
         self.num_conditions = num_conditions
@@ -115,7 +145,7 @@ class LanguageModel(nn.Module):
                                 vocab_size)
         nn.init.zeros_(self.output.bias)
         if tie_weights:
-            self.output.weight = self.embedding.weight
+            self.output.weight = self.embedding.embedding.weight
         # In training the output layer's matrix product runs over a row count padded to a multiple of
         # 16: on CPU an odd count such as PTB's 10,003 made the [B*T, V] product ~1.5x slower (unaligned
         # rows). The padded rows and the never-predicted ids (<pad>, <s>) get a -inf bias, added inside
@@ -155,6 +185,14 @@ class LanguageModel(nn.Module):
         return [tuple(s.index_select(1, index) for s in layer) if isinstance(layer, tuple)
                 else layer.index_select(1, index) for layer in state]
 
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any, **kwargs: Any) -> None:
+        # Checkpoints from before the shared TokenEmbedding hold the matrix as ``embedding.weight``; the
+        # children load after this call, from the same dict, so renaming the key here is enough.
+        old = prefix + "embedding.weight"
+        if old in state_dict:
+            state_dict[prefix + "embedding.embedding.weight"] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def get_extra_state(self) -> dict:
         return {"carried": self.carried}
 
@@ -180,8 +218,7 @@ class LanguageModel(nn.Module):
                   condition: torch.Tensor | None, lengths: torch.Tensor | None
                   ) -> tuple[torch.Tensor, LayerStates]:
         """The output layer's input ``[B, T, E]`` and the state after the last token."""
-        embedded = embedding_dropout(self.embedding, input_ids, self.embedding_dropout, self.training)
-        x = self.input_dropout(embedded)
+        x = self.input_dropout(self.embedding(input_ids))
         if self.condition_every_step:
             if condition is None:
                 raise ValueError("this model was trained with a condition at every step; give one")

@@ -8,10 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nlpseq.config import EmbeddingConfig, EncoderConfig
 from nlpseq.models.decoder import AttentionDecoder, DecoderConfig, DecoderState, Memory
-from nlpseq.models.embedding import TokenEmbedding
-from nlpseq.models.encoder import RNNEncoder
+from nlpseq.models.embedding import EmbeddingConfig, TokenEmbedding
+from nlpseq.models.encoder import EncoderConfig, RNNEncoder
 from nlpseq.ranges import ranged
 from nlpseq.tokenizers import EOS_ID, PAD_ID
 

@@ -9,11 +9,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from nlpseq.config import EmbeddingConfig, EncoderConfig
 from nlpseq.models.char_features import CharFeaturesConfig, build_char_features
 from nlpseq.models.crf import CRF
-from nlpseq.models.embedding import TokenEmbedding
-from nlpseq.models.encoder import RNNEncoder
+from nlpseq.models.embedding import EmbeddingConfig, TokenEmbedding
+from nlpseq.models.encoder import EncoderConfig, RNNEncoder
 from nlpseq.ranges import ranged
 
 

@@ -16,11 +16,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from nlpseq import distributed
-from nlpseq.config import Config, EmbeddingConfig, TokenizerConfig, TrainerConfig
+from nlpseq.config import Config, TokenizerConfig, TrainerConfig
 from nlpseq.data.batching import TokenBudgetBatchSampler, lengths_and_mask, pad
 from nlpseq.data.sources import Split
 from nlpseq.errors import DataError
 from nlpseq.fileio import write_json
+from nlpseq.models.embedding import EmbeddingConfig
 from nlpseq.tokenizers import PAD_ID, SentencePieceTokenizer, VocabTokenizer, build_tokenizer, load_tokenizer
 
 log = logging.getLogger("nlpseq.task")

@@ -11,9 +11,9 @@ Life of a task object::
     training:   Task(config, run_dir) -> prepare() -> build_model(training=True) -> training_batches()
                                       -> evaluate(model, "valid") ... -> evaluate(model, "test", details)
     inference:  Task(config, run_dir) -> restore() -> build_model(training=False) -> load weights
-                                      -> [set_options(**flags)]
+                                      -> [set_options(**checked options)]
                                       -> predict(model, texts) / evaluate(model, load_file(path))
-                                      / generate(model, prompts, ...)  (text-writing tasks only)
+                                      / generate(model, prompts, GenerationOptions)  (text-writing tasks)
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from nlpseq.config import Config, DataConfig
-from nlpseq.errors import ConfigError, NlpseqError
+from nlpseq.errors import NlpseqError
+from nlpseq.tasks.options import GenerationOptions, OptionError, TaskOption
 from nlpseq.training.batches import TrainingBatches
 
 __all__ = ["Task", "TrainingBatches", "model_device"]
@@ -42,6 +43,9 @@ class Task(ABC):
         metrics: every validation metric ``evaluate`` reports, with its mode (``"max"``: larger is
             better). ``trainer.metric`` must be one of them; checked when the recipe loads.
         default_metric: the metric that picks ``best.pt`` when the recipe names none.
+        options: the inference options :meth:`set_options` takes (default none); declared in
+            :data:`nlpseq.tasks.options.TASK_OPTIONS`, which the command line reads without torch to
+            make ``predict``/``evaluate`` flags of them.
     """
 
     name: ClassVar[str]
@@ -49,6 +53,7 @@ class Task(ABC):
     model_config: ClassVar[type]
     metrics: ClassVar[dict[str, Literal["max", "min"]]]
     default_metric: ClassVar[str]
+    options: ClassVar[tuple[TaskOption, ...]] = ()
 
     def __init__(self, config: Config, run_dir: str | Path):
         self.config = config
@@ -128,22 +133,24 @@ class Task(ABC):
         """Write extra files for a finished run (plots) into the run folder; rank 0 only."""
 
     def set_options(self, **options: Any) -> None:
-        """Task-specific inference options for later :meth:`predict` / :meth:`evaluate` calls (the CLI
-        passes only the flags the user gave, e.g. translation's ``beam_size=5``). A task that takes
-        options overrides this and hands the names it does not know back here; by default none is
-        accepted and any is one ConfigError naming it."""
+        """Task-specific inference options for later :meth:`predict` / :meth:`evaluate` calls, e.g.
+        translation's ``beam_size=5``. Values arrive checked against :attr:`options` (converted, in
+        range, only those given: :func:`~nlpseq.tasks.options.check_options`, which
+        :meth:`nlpseq.api.Predictor.set_options` calls); what is left to a task is how options combine
+        (``n_best`` within the beam), raised as :class:`~nlpseq.tasks.options.OptionError`. A task
+        with options overrides this; by default any option is refused."""
         if options:
-            flags = ", ".join("--" + name.replace("_", "-") for name in sorted(options))
-            raise ConfigError(f"{flags}: not an option of a {self.name} run")
+            names = sorted(options)
+            raise OptionError(lambda spell: f"{', '.join(map(spell, names))}: not an option of a "
+                                            f"{self.name} run")
 
-    def generate(self, model: nn.Module, prompts: list[str], *, max_new_tokens: int = 50,
-                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, num_samples: int = 1,
-                 seed: int = 0, beam_size: int = 1, condition: str | None = None) -> list[dict[str, Any]]:
+    def generate(self, model: nn.Module, prompts: list[str], options: GenerationOptions
+                 ) -> list[dict[str, Any]]:
         """Continue each raw ``prompt`` (``""``: from the start symbol or the condition) with new text,
-        ``num_samples`` times, batched; ``seed`` makes sampling repeatable, ``beam_size > 1`` searches
-        instead of sampling, ``top_k`` 1 or ``temperature`` 0 is greedy. One JSON-ready dict per
-        (prompt, sample) in order, with at least ``prompt``, ``sample`` and ``text``. Only tasks that
-        write text implement it; the default says the task does not."""
+        ``options.num_samples`` times, batched; greedy, sampled or beam-searched as
+        :class:`~nlpseq.tasks.options.GenerationOptions` says (greedy unless sampling is asked for).
+        One JSON-ready dict per (prompt, sample) in order, with at least ``prompt``, ``sample`` and
+        ``text``. Only tasks that write text implement it; the default says the task does not."""
         raise NlpseqError(f"task {self.name} does not generate text")
 
 

@@ -47,6 +47,7 @@ from nlpseq.tasks.common import (
     save_labels,
 )
 from nlpseq.tasks.contract import Task, model_device
+from nlpseq.tasks.options import LM_OPTIONS, GenerationOptions, OptionError, TaskOption
 from nlpseq.tokenizers import BOS_ID, EOS_ID, load_tokenizer
 
 log = logging.getLogger("nlpseq.task")
@@ -92,6 +93,7 @@ class LanguageModelTask(Task):
     metrics: ClassVar[dict[str, Literal["max", "min"]]] = {"perplexity": "min", "bpc": "min",
                                                            "word_perplexity": "min"}
     default_metric: ClassVar[str] = "perplexity"
+    options: ClassVar[tuple[TaskOption, ...]] = LM_OPTIONS
 
     @classmethod
     def metrics_for(cls, config: Config) -> tuple[dict[str, Literal["max", "min"]], str]:
@@ -111,18 +113,17 @@ class LanguageModelTask(Task):
         self.dynamic: tuple[float, float] | None = None
 
     def set_options(self, **options: Any) -> None:
-        """``dynamic_lr`` (and ``dynamic_decay``, default 0): :meth:`evaluate` also reports the metrics
-        under dynamic evaluation (:mod:`nlpseq.models.dynamic_eval`) as ``dynamic``."""
+        """``dynamic_lr`` (and ``dynamic_decay``, default 0), checked against :data:`LM_OPTIONS`:
+        :meth:`evaluate` also reports the metrics under dynamic evaluation
+        (:mod:`nlpseq.models.dynamic_eval`) as ``dynamic``."""
         unknown = sorted(set(options) - {"dynamic_lr", "dynamic_decay"})
         if unknown:
             super().set_options(**{name: options[name] for name in unknown})
         lr, decay = options.get("dynamic_lr"), options.get("dynamic_decay")
         if lr is None:
             if decay is not None:
-                raise ConfigError("--dynamic-decay needs --dynamic-lr")
+                raise OptionError(lambda spell: f"{spell('dynamic_decay')} needs {spell('dynamic_lr')}")
             return
-        if lr <= 0 or not 0 <= (decay or 0.0) < 1:
-            raise ConfigError(f"--dynamic-lr must be > 0 and --dynamic-decay in [0, 1), got {lr} and {decay}")
         if self.config.data.line_mode != "stream":
             raise ConfigError("dynamic evaluation reads one running text: it needs a stream-mode model "
                               "(data.line_mode: stream)")
@@ -368,17 +369,18 @@ class LanguageModelTask(Task):
         return self.conditions.index(value)
 
     @torch.no_grad()
-    def generate(self, model: nn.Module, prompts: list[str], *, max_new_tokens: int = 50,
-                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, num_samples: int = 1,
-                 seed: int = 0, beam_size: int = 1, condition: str | None = None) -> list[dict[str, Any]]:
-        """Continue each prompt ``num_samples`` times, all rows in one batch; see the contract."""
+    def generate(self, model: nn.Module, prompts: list[str], options: GenerationOptions
+                 ) -> list[dict[str, Any]]:
+        """Continue each prompt ``options.num_samples`` times, all rows in one batch; see the contract.
+
+        Unless ``options`` asks for sampling, decoding is beam search, of size 1 (greedy) by default:
+        ``beam_size`` 1, ``top_k`` 1 and ``temperature`` 0 are the one same greedy path."""
+        condition, num_samples = options.condition, options.num_samples
         if self.conditions and condition is None:
             raise NlpseqError(f"this model is conditioned: give a condition (one of "
                               f"{', '.join(self.conditions)})")
         if condition is not None and not self.conditions:
             raise NlpseqError("this model is unconditioned: it takes no condition")
-        if beam_size > 1 and num_samples > 1:
-            raise NlpseqError("beam search finds one continuation per prompt: use num_samples 1")
         device = model_device(model)
         start = BOS_ID if self.config.data.line_mode == "document" else EOS_ID
         encoded = [[start, *self.tokenizer.encode(p)] for p in prompts]
@@ -387,14 +389,16 @@ class LanguageModelTask(Task):
         if condition is not None:
             cond = torch.full((len(rows),), self._condition_id(condition), dtype=torch.long, device=device)
         model.eval()
-        if beam_size > 1:
-            outputs = beam_search(model, rows, stop_id=EOS_ID, max_new_tokens=max_new_tokens,
-                                  beam_size=beam_size, condition=cond)
-        else:
-            generator = torch.Generator(device=device).manual_seed(seed)
-            outputs = sample(model, rows, stop_id=EOS_ID, max_new_tokens=max_new_tokens,
-                             temperature=temperature, top_k=top_k, top_p=top_p, condition=cond,
+        if options.sampling:
+            generator = torch.Generator(device=device).manual_seed(options.seed)
+            temperature = 1.0 if options.temperature is None else options.temperature
+            outputs = sample(model, rows, stop_id=EOS_ID, max_new_tokens=options.max_new_tokens,
+                             temperature=temperature, top_k=options.top_k or 0,
+                             top_p=1.0 if options.top_p is None else options.top_p, condition=cond,
                              generator=generator)
+        else:
+            outputs = beam_search(model, rows, stop_id=EOS_ID, max_new_tokens=options.max_new_tokens,
+                                  beam_size=options.beam_size, condition=cond)
         results = []
         for index, output in enumerate(outputs):
             results.append({"prompt": prompts[index // num_samples], "sample": index % num_samples,

@@ -34,6 +34,7 @@ from nlpseq.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from nlpseq.ranges import ranged
 from nlpseq.tasks.common import DatasetSplits, id_batch, prepare_tokenizer, tokenizer_key
 from nlpseq.tasks.contract import Task, model_device
+from nlpseq.tasks.options import TRANSLATION_OPTIONS, OptionError, TaskOption
 from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, SentencePieceTokenizer, load_tokenizer
 
 log = logging.getLogger("nlpseq.task")
@@ -77,9 +78,8 @@ class TranslationModelConfig(Seq2SeqConfig):
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
 
 
-# Inference options `predict`/`evaluate` accept (see Task.set_options): name -> DecodingConfig key or None.
-_OPTIONS = {"beam_size": "beam_size", "length_penalty": "length_penalty", "n_best": None,
-            "attention": None, "plot_attention": None}
+# Options that replace the recipe's DecodingConfig keys of the same name (the others are predict's own).
+_DECODING_OPTIONS = ("beam_size", "length_penalty")
 
 
 class TranslationTask(DatasetSplits, Task):
@@ -90,6 +90,7 @@ class TranslationTask(DatasetSplits, Task):
     model_config = TranslationModelConfig
     metrics: ClassVar[dict[str, Literal["max", "min"]]] = {"bleu": "max", "chrf": "max"}
     default_metric = "bleu"
+    options: ClassVar[tuple[TaskOption, ...]] = TRANSLATION_OPTIONS
 
     def __init__(self, config: Config, run_dir: str | Path):
         super().__init__(config, run_dir)
@@ -106,19 +107,18 @@ class TranslationTask(DatasetSplits, Task):
     # ---------------------------------------------------------------------------------- options
     def set_options(self, **options: Any) -> None:
         """``beam_size``, ``length_penalty``, ``n_best``, ``attention`` (include weights in results),
-        ``plot_attention`` (a folder for one PNG heatmap per input)."""
-        unknown = sorted(set(options) - set(_OPTIONS))
+        ``plot_attention`` (a folder for one PNG heatmap per input); checked against
+        :data:`TRANSLATION_OPTIONS`, so only how they combine is left to check here."""
+        unknown = sorted(set(options) - {option.name for option in TRANSLATION_OPTIONS})
         if unknown:
             super().set_options(**{name: options[name] for name in unknown})
-        changes = {key: options[name] for name, key in _OPTIONS.items()
-                   if key and options.get(name) is not None}
+        changes = {name: options[name] for name in _DECODING_OPTIONS if options.get(name) is not None}
         self.decoding = replace(self.decoding, **changes)
-        if self.decoding.beam_size < 1 or self.decoding.length_penalty < 0:
-            raise ConfigError("--beam-size must be >= 1 and --length-penalty >= 0")
-        self.n_best = int(options.get("n_best") or 1)
-        if not 1 <= self.n_best <= self.decoding.beam_size:
-            raise ConfigError(f"--n-best {self.n_best} must be between 1 and the beam size "
-                              f"{self.decoding.beam_size}")
+        n_best, beam = int(options.get("n_best") or 1), self.decoding.beam_size
+        if n_best > beam:
+            raise OptionError(lambda spell: f"{spell('n_best')} {n_best} must be between 1 and the beam "
+                                            f"size {beam}")
+        self.n_best = n_best
         self.plot_dir = Path(options["plot_attention"]) if options.get("plot_attention") else None
         self.with_attention = bool(options.get("attention")) or self.plot_dir is not None
 

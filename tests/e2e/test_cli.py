@@ -146,6 +146,32 @@ def test_an_ambiguous_recipe_name_is_one_clear_line(tmp_path: Path) -> None:
 HEAVY = ("torch", "datasets", "seqeval", "sklearn", "scipy", "matplotlib", "sentencepiece")
 
 
+def test_predict_help_after_a_sentiment_run_lists_no_task_flags(run_dir: Path) -> None:
+    for command in ("predict", "evaluate"):
+        done = nlpseq(command, str(run_dir), "--help")
+        assert done.returncode == 0, done.stderr
+        assert "--checkpoint" in done.stdout and "A classification run takes no options." in done.stdout
+        for other in ("--beam-size", "--length-penalty", "--n-best", "--attention", "--dynamic-lr"):
+            assert other not in done.stdout, (command, other)
+    bare = nlpseq("predict", "--help")  # no run folder named: where the task flags are is said
+    assert "--beam-size" not in bare.stdout and "nlpseq predict RUN --help" in " ".join(bare.stdout.split())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--beam-size", "3"], "--beam-size: not an option of a classification run"),
+    (["--n-best=2", "--attention"], "--attention, --n-best: not an option"),
+])
+def test_another_tasks_flag_is_one_line_naming_it(run_dir: Path, args: list[str], message: str) -> None:
+    done = nlpseq("predict", str(run_dir), *args, stdin="good\n")
+    assert done.returncode == 2 and message in done.stderr and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_flag_after_a_missing_run_folder_blames_the_folder(tmp_path: Path) -> None:
+    done = nlpseq("predict", str(tmp_path / "nowhere"), "--beam-size", "3")
+    assert done.returncode == 2 and "nowhere: not a run folder" in done.stderr
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["recipes"], ["data", "list"]])
 def test_commands_that_train_nothing_import_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
     # Which modules load is the contract; how long that takes is bench/startup.py's business.

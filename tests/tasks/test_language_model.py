@@ -12,11 +12,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import nlpseq
 from nlpseq.config import TrainerConfig
 from nlpseq.corpora import ptb
 from nlpseq.data.stream import StreamBatches
 from nlpseq.errors import ConfigError, DataError
-from nlpseq.models.language_model import LanguageModel, LMEncoderConfig
+from nlpseq.models.embedding import EmbeddingConfig
+from nlpseq.models.language_model import LanguageModel, lm_encoder
 from nlpseq.models.regularization import LockedDropout, WeightDrop
 from nlpseq.tasks import load_config
 from nlpseq.tokenizers import UNK_ID, VocabTokenizer
@@ -50,19 +52,20 @@ def text_files(folder: Path) -> list[str]:
 
 def small_model(**kwargs) -> LanguageModel:
     torch.manual_seed(0)
-    encoder = kwargs.pop("encoder", LMEncoderConfig(hidden_size=12, num_layers=2))
-    return LanguageModel(20, embedding_dim=kwargs.pop("embedding_dim", 8), encoder=encoder, **kwargs)
+    encoder = kwargs.pop("encoder", lm_encoder(hidden_size=12, num_layers=2))
+    embedding = EmbeddingConfig(embedding_dim=kwargs.pop("embedding_dim", 8))
+    return LanguageModel(20, embedding=embedding, encoder=encoder, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------- model
 def test_tying_shares_the_embedding_storage_with_a_projection_when_sizes_differ() -> None:
     model = small_model()
-    assert model.output.weight.data_ptr() == model.embedding.weight.data_ptr()
+    assert model.output.weight.data_ptr() == model.embedding.embedding.weight.data_ptr()
     assert model.projection is not None and model.projection.weight.shape == (8, 12)
     same = small_model(embedding_dim=12)
-    assert same.projection is None and same.output.weight is same.embedding.weight
+    assert same.projection is None and same.output.weight is same.embedding.embedding.weight
     untied = small_model(tie_weights=False)
-    assert untied.output.weight.data_ptr() != untied.embedding.weight.data_ptr()
+    assert untied.output.weight.data_ptr() != untied.embedding.embedding.weight.data_ptr()
     assert untied.projection is None and untied.output.weight.shape == (20, 12)
 
 
@@ -170,7 +173,7 @@ def _fit(run_dir: Path, max_steps: int) -> LanguageModel:
     from nlpseq.training.trainer import Trainer
 
     torch.manual_seed(1)
-    model = small_model(input_dropout=0.2, encoder=LMEncoderConfig(hidden_size=12, num_layers=2, dropout=0.2,
+    model = small_model(input_dropout=0.2, encoder=lm_encoder(hidden_size=12, num_layers=2, dropout=0.2,
                                                                    weight_drop=0.3))
     ids = torch.randint(4, 20, (400,), generator=torch.Generator().manual_seed(0))
     batches = StreamBatches(ids, batch_size=4, bptt=7, random_length=True, seed=5, rank=0, world=1)
@@ -261,6 +264,25 @@ def test_the_tiny_recipe_trains_evaluates_and_generates_through_the_cli(tmp_path
     assert [row["sample"] for row in rows] == [0, 1, 2]
     assert all(set(row["text"].split()) <= set(WORDS) for row in rows)
     assert all(len(row["token_logprobs"]) == len(row["tokens"]) for row in rows)
+    # Greedy unless sampling is asked for: the default, beam 1, top-k 1 and temperature 0 agree, from the
+    # command line and from Predictor.generate alike; asking for a sample at temperature 1 is another text.
+    greedy = [run_cli("generate", str(run), "--prompt", "the", "--max-new-tokens", "10", *flags).stdout
+              for flags in ([], ["--beam-size", "1"], ["--top-k", "1"], ["--temperature", "0"])]
+    assert greedy[0].strip() and greedy.count(greedy[0]) == 4, greedy
+    predictor = nlpseq.load(run)
+    texts = {predictor.generate("the", max_new_tokens=10, **options)[0]["text"]
+             for options in ({}, {"beam_size": 1}, {"top_k": 1}, {"temperature": 0.0})}
+    assert texts == {greedy[0].strip().removeprefix("the ")}
+    sampled = {predictor.generate("the", max_new_tokens=10, temperature=1.0, seed=seed)[0]["text"]
+               for seed in range(5)}
+    assert len(sampled) > 1  # a sample, not the greedy text again
+    for flags, message in ((["--temperature", "-1"], "--temperature: -1.0 is out of range"),
+                           (["--top-p", "1.5"], "--top-p: 1.5 is out of range"),
+                           (["--max-new-tokens", "-5"], "--max-new-tokens: -5 is out of range"),
+                           (["--beam-size", "3", "--top-k", "5"], "--beam-size 3 searches"),
+                           (["--dynamic-lr", "0.1"], "--dynamic-lr: not an option of a lm run")):
+        refused = run_cli("generate", str(run), *flags)
+        assert refused.returncode == 2 and message in refused.stderr, (flags, refused.stderr)
     wrong = run_cli("generate", str(run), "--condition", "comedy")
     assert wrong.returncode == 2 and "unconditioned" in wrong.stderr
     classifier = run_cli("generate", str(run.parent / "nothing"))

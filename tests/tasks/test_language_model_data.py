@@ -19,6 +19,7 @@ from nlpseq.corpora.shakespeare_works import TEST, VALID, WORKS
 from nlpseq.errors import DataError, NlpseqError
 from nlpseq.tasks import load_config
 from nlpseq.tasks.language_model import LanguageModelTask
+from nlpseq.tasks.options import GenerationOptions
 from nlpseq.tokenizers import EOS_ID, UNK_ID
 from tests.helpers import ROOT
 
@@ -118,7 +119,7 @@ def test_wikitext_shaped_parquet_loads_through_the_hub_path_as_one_stream(tmp_pa
     config = load_config(ROOT / "recipes" / "lm" / "wikitext2_lstm.yaml",
                          [f"data.hub={_wikitext_folder(tmp_path)}", "data.hub_config=null",
                           f"data.cache_dir={tmp_path / 'hf'}", f"run_dir={tmp_path / 'run'}",
-                          "model.embedding_dim=8", "model.encoder.hidden_size=8"])
+                          "model.embedding.embedding_dim=8", "model.encoder.hidden_size=8"])
     task = LanguageModelTask(config, tmp_path / "run")
     task.prepare()
     itos = task.tokenizer.itos
@@ -144,7 +145,7 @@ def test_document_mode_scores_each_document_under_its_condition(tmp_path: Path) 
     config = load_config(None, ["task=lm", "data.format=jsonl", "data.condition_field=genre",
                                 "data.line_mode=document", f"data.train={data / 'train.jsonl'}",
                                 f"data.valid={data / 'valid.jsonl'}", f"data.test={data / 'test.jsonl'}",
-                                "model.embedding_dim=8", "model.encoder.hidden_size=8",
+                                "model.embedding.embedding_dim=8", "model.encoder.hidden_size=8",
                                 f"run_dir={tmp_path}"])
     task = LanguageModelTask(config, tmp_path)
     task.prepare()
@@ -167,8 +168,9 @@ def test_document_mode_scores_each_document_under_its_condition(tmp_path: Path) 
     assert table["comedy"]["comedy"] < table["comedy"]["tragedy"]
     assert table["tragedy"]["tragedy"] < table["tragedy"]["comedy"]
     with pytest.raises(NlpseqError, match="unknown condition 'poem'; known conditions: comedy, tragedy"):
-        task.generate(model, [""], condition="poem")
+        task.generate(model, [""], GenerationOptions(condition="poem"))
     with pytest.raises(NlpseqError, match="give a condition"):
-        task.generate(model, [""])
-    out = task.generate(model, ["", "merry"], condition="comedy", num_samples=2, top_k=1, max_new_tokens=6)
+        task.generate(model, [""], GenerationOptions())
+    out = task.generate(model, ["", "merry"],
+                        GenerationOptions(condition="comedy", num_samples=2, top_k=1, max_new_tokens=6))
     assert [(r["prompt"], r["sample"]) for r in out] == [("", 0), ("", 1), ("merry", 0), ("merry", 1)]

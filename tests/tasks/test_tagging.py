@@ -16,9 +16,11 @@ import torch
 
 from nlpseq import schemes
 from nlpseq.api import train
-from nlpseq.config import Config, EmbeddingConfig, EncoderConfig
+from nlpseq.config import Config
 from nlpseq.errors import DataError
 from nlpseq.models.char_features import CharFeaturesConfig
+from nlpseq.models.embedding import EmbeddingConfig
+from nlpseq.models.encoder import EncoderConfig
 from nlpseq.models.tagger import SequenceTagger
 from nlpseq.tasks import load_config
 from nlpseq.tasks.tagging import WORD_BOUNDARY, TaggingTask

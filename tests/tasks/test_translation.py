@@ -110,8 +110,18 @@ def test_average_the_kept_checkpoints_and_evaluate_them(run_dir: Path) -> None:
     assert done.returncode == 2 and "2 step checkpoint(s) here, fewer than --last 5" in done.stderr
 
 
+def test_help_after_a_translation_run_lists_its_options_per_command(run_dir: Path) -> None:
+    predict = run_cli("predict", str(run_dir), "--help").stdout
+    assert all(f in predict for f in ("--beam-size", "--length-penalty", "--n-best", "--attention",
+                                      "--plot-attention DIR", "options of a translation run"))
+    evaluate = run_cli("evaluate", str(run_dir), "--help").stdout
+    assert "--beam-size" in evaluate and "--n-best" not in evaluate and "--dynamic-lr" not in evaluate
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--n-best", "4", "--beam-size", "2"], "--n-best 4 must be between 1 and the beam size 2"),
+    (["--beam-size", "0"], "--beam-size: 0 is out of range; allowed: >= 1"),
+    (["--length-penalty", "-1"], "--length-penalty: -1.0 is out of range; allowed: >= 0"),
     (["--checkpoint", "averaged"], "checkpoint"),
 ])
 def test_option_mistakes_are_one_line(run_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
@@ -123,12 +133,15 @@ def test_option_mistakes_are_one_line(run_dir: Path, tmp_path: Path, args: list[
 
 
 def test_a_task_without_options_rejects_them() -> None:
-    from nlpseq.errors import ConfigError
     from nlpseq.tasks.classification import ClassificationTask
+    from nlpseq.tasks.options import OptionError, flag
 
     task = ClassificationTask.__new__(ClassificationTask)  # set_options needs no state
-    with pytest.raises(ConfigError, match=r"^--beam-size, --n-best: not an option of a classification run$"):
+    refused = r"^beam_size, n_best: not an option of a classification run$"
+    with pytest.raises(OptionError, match=refused) as raised:
         task.set_options(n_best=2, beam_size=5)
+    # The command line spells the same error with its flags.
+    assert raised.value.render(flag) == "--beam-size, --n-best: not an option of a classification run"
     task.set_options()  # nothing given: nothing to reject
 
 

@@ -165,7 +165,8 @@ def test_unknown_key_in_the_model_section(tmp_path):
     path = write(tmp_path, "model:\n  encoder:\n    hiden_size: 3\n")
     message = config_error(path, [])
     assert message == (f"{path}: unknown key 'model.encoder.hiden_size'; valid keys in model.encoder: "
-                       "rnn_type, hidden_size, num_layers, bidirectional, dropout")
+                       "rnn_type, hidden_size, num_layers, bidirectional, dropout, locked_dropout, "
+                       "weight_drop")
 
 
 @pytest.mark.parametrize(("override", "expected"), [
@@ -297,7 +298,9 @@ def test_every_numeric_config_field_of_every_section_declares_its_range() -> Non
     import dataclasses
     import typing
 
-    from nlpseq.config import EmbeddingConfig, EncoderConfig, TokenizerConfig
+    from nlpseq.config import TokenizerConfig
+    from nlpseq.models.embedding import EmbeddingConfig
+    from nlpseq.models.encoder import EncoderConfig
 
     sections = [TrainerConfig, TokenizerConfig, EmbeddingConfig, EncoderConfig]
     for name in TASKS:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nlpseq.config import EmbeddingConfig, EncoderConfig
 from nlpseq.data.batching import lengths_and_mask, pad
 from nlpseq.models.classifier import SequenceClassifier
-from nlpseq.models.encoder import RNNEncoder
+from nlpseq.models.embedding import EmbeddingConfig
+from nlpseq.models.encoder import EncoderConfig, RNNEncoder
 from nlpseq.models.pooling import Pooling
 
 

@@ -8,15 +8,17 @@ import torch.nn.functional as F
 
 from nlpseq.errors import ConfigError
 from nlpseq.models.dynamic_eval import dynamic_total_loss, dynamic_windows
-from nlpseq.models.language_model import LanguageModel, LMEncoderConfig
+from nlpseq.models.embedding import EmbeddingConfig
+from nlpseq.models.language_model import LanguageModel, lm_encoder
 from nlpseq.tasks import load_config
 from nlpseq.tasks.language_model import LanguageModelTask
+from nlpseq.tasks.options import OptionError, check_options, flag
 
 
 def model(weight_drop: float = 0.0) -> LanguageModel:
     torch.manual_seed(0)
-    encoder = LMEncoderConfig(hidden_size=16, num_layers=2, dropout=0.3, weight_drop=weight_drop)
-    return LanguageModel(20, embedding_dim=8, encoder=encoder, input_dropout=0.2)
+    encoder = lm_encoder(hidden_size=16, num_layers=2, dropout=0.3, weight_drop=weight_drop)
+    return LanguageModel(20, EmbeddingConfig(embedding_dim=8), encoder, input_dropout=0.2)
 
 
 def stream(length: int, seed: int) -> torch.Tensor:
@@ -68,11 +70,15 @@ def test_the_task_option_checks_its_values_and_the_line_mode(tmp_path) -> None:
     task = LanguageModelTask(load_config(None, ["task=lm"]), tmp_path)
     task.set_options(dynamic_lr=0.01, dynamic_decay=0.02)
     assert task.dynamic == (0.01, 0.02)
-    with pytest.raises(ConfigError, match="--dynamic-decay needs --dynamic-lr"):
+    with pytest.raises(OptionError, match=r"^dynamic_decay needs dynamic_lr$") as raised:
         task.set_options(dynamic_decay=0.1)
-    with pytest.raises(ConfigError, match="--dynamic-lr must be > 0"):
-        task.set_options(dynamic_lr=-1.0)
-    with pytest.raises(ConfigError, match="--beam-size: not an option of a lm run"):
+    assert raised.value.render(flag) == "--dynamic-decay needs --dynamic-lr"
+    # Ranges are the declared ones, checked by the one option check (Predictor.set_options calls it).
+    with pytest.raises(OptionError, match=r"^dynamic_lr: -1.0 is out of range; allowed: > 0$"):
+        check_options(task.options, {"dynamic_lr": -1.0}, task.name)
+    with pytest.raises(OptionError, match=r"^dynamic_decay: 1.0 is out of range; allowed: >= 0 and < 1$"):
+        check_options(task.options, {"dynamic_decay": 1.0}, task.name)
+    with pytest.raises(OptionError, match=r"^beam_size: not an option of a lm run"):
         task.set_options(beam_size=3)
     documents = LanguageModelTask(load_config(None, ["task=lm", "data.line_mode=document"]), tmp_path)
     with pytest.raises(ConfigError, match="stream-mode"):

@@ -7,21 +7,23 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_language_model import text_files
 
+from nlpseq.models.embedding import EmbeddingConfig
 from nlpseq.models.generation import beam_search, filter_logits, sample
-from nlpseq.models.language_model import LanguageModel, LMEncoderConfig
+from nlpseq.models.language_model import LanguageModel, lm_encoder
 from nlpseq.tokenizers import EOS_ID
 from tests.helpers import run_cli, run_cli_subprocess
+from tests.tasks.test_language_model import text_files
 
 PROMPTS = [[3, 5, 6], [3], [3, 9, 4, 7, 8]]
 
 
 def model(**kwargs) -> LanguageModel:
     torch.manual_seed(0)
-    lm = LanguageModel(30, embedding_dim=16, encoder=LMEncoderConfig(hidden_size=16, num_layers=2), **kwargs)
+    lm = LanguageModel(30, EmbeddingConfig(embedding_dim=16), lm_encoder(hidden_size=16, num_layers=2),
+                       **kwargs)
     with torch.no_grad():
-        lm.embedding.weight.mul_(20)  # a peaked distribution, so greedy paths are clear of ties
+        lm.embedding.embedding.weight.mul_(20)  # a peaked distribution, so greedy paths are clear of ties
         lm.output.bias[EOS_ID] = -5.0  # rarely stop, so the paths are long
     return lm.eval()
 
@@ -72,7 +74,8 @@ def test_filter_logits_keeps_exactly_the_top_k_and_the_nucleus() -> None:
 def test_top_k_and_top_p_never_emit_a_token_outside_the_allowed_set(options: dict) -> None:
     lm = model()
     with torch.no_grad():
-        lm.embedding.weight.div_(20)  # a flat distribution: many tokens would be drawn without the filter
+        # A flat distribution: many tokens would be drawn without the filter.
+        lm.embedding.embedding.weight.div_(20)
         logits, _ = lm.score(torch.tensor([[3, 5, 6]]))
     allowed = torch.isfinite(filter_logits(logits[:, -1], **options))[0].nonzero().flatten().tolist()
     rows = [[3, 5, 6]] * 400
@@ -139,7 +142,8 @@ def test_generate_in_a_fresh_process_is_seeded_and_prints_log_probs(tmp_path: Pa
 def test_a_task_that_writes_no_text_says_so(tmp_path: Path) -> None:
     from nlpseq.errors import NlpseqError
     from nlpseq.tasks import get_task, load_config
+    from nlpseq.tasks.options import GenerationOptions
 
     task = get_task("classification")(load_config(None), tmp_path)
     with pytest.raises(NlpseqError, match="task classification does not generate text"):
-        task.generate(torch.nn.Linear(1, 1), ["a prompt"])
+        task.generate(torch.nn.Linear(1, 1), ["a prompt"], GenerationOptions())

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nlpseq.config import EmbeddingConfig, EncoderConfig
 from nlpseq.data.batching import lengths_and_mask, pad
 from nlpseq.models.decoder import DecoderConfig
+from nlpseq.models.embedding import EmbeddingConfig
+from nlpseq.models.encoder import EncoderConfig
 from nlpseq.models.search import beam_search, greedy_search, length_penalty, max_lengths
 from nlpseq.models.seq2seq import Seq2Seq
 from nlpseq.tokenizers import BOS_ID, EOS_ID

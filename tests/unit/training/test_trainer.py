@@ -225,9 +225,11 @@ def test_a_model_carrying_state_across_batches_resumes_exactly(tmp_path: Path) -
 def test_a_step_is_normalised_by_all_its_targets_whatever_the_accumulation(tmp_path: Path) -> None:
     """Two micro-batches of 1 and 3 examples accumulated give the same step as one batch of 4: each
     example weighs the same (per-example normalisation), not each micro-batch."""
-    from nlpseq.config import EmbeddingConfig, EncoderConfig, TrainerConfig
+    from nlpseq.config import TrainerConfig
     from nlpseq.data.batching import lengths_and_mask, pad
     from nlpseq.models.classifier import SequenceClassifier
+    from nlpseq.models.embedding import EmbeddingConfig
+    from nlpseq.models.encoder import EncoderConfig
     from nlpseq.training.trainer import Trainer
 
     def batch(rows: list[list[int]], labels: list[int]) -> dict[str, torch.Tensor]:
