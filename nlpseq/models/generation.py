@@ -1,5 +1,6 @@
 """Decoding a :class:`~nlpseq.models.language_model.LanguageModel`: sampling (temperature, top-k, top-p)
-and beam search, batched over every row at once (one forward step per new token for the whole batch).
+and beam search (the one of :mod:`nlpseq.models.search`, through :class:`LanguageModelSteps`), batched
+over every row at once (one forward step per new token for the whole batch).
 
 Both start from prompts that hold at least one token (the caller puts the start symbol first), run
 them through the model in one padded call, then extend every row token by token until it emits
@@ -15,8 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from nlpseq.data.batching import pad
+from nlpseq.models import search
 from nlpseq.models.language_model import LanguageModel, LayerStates
-from nlpseq.tokenizers import PAD_ID
+from nlpseq.tokenizers import EOS_ID, PAD_ID
 
 
 @dataclass
@@ -91,48 +93,50 @@ def sample(model: LanguageModel, prompts: list[list[int]], *, stop_id: int, max_
                     torch.stack(logprobs, 1) if logprobs else torch.zeros(rows, 0), stop_id)
 
 
+class LanguageModelSteps:
+    """:class:`~nlpseq.models.search.Steps` of a language model: its state (and condition) per row.
+
+    The prompts have been run already (:func:`_prompt_step`): the first :meth:`step` returns their
+    next-token scores, every later one feeds the token chosen last."""
+
+    def __init__(self, model: LanguageModel, logits: torch.Tensor, state: LayerStates,
+                 condition: torch.Tensor | None):
+        self.model, self.state, self.condition = model, state, condition
+        self.pending: torch.Tensor | None = logits
+
+    def step(self, previous: torch.Tensor) -> tuple[torch.Tensor, None]:
+        if self.pending is not None:
+            logits, self.pending = self.pending, None
+        else:
+            logits, self.state = self.model.score(previous[:, None], self.state, self.condition)
+            logits = logits[:, -1]
+        return F.log_softmax(logits.float(), dim=-1), None
+
+    def select(self, rows: torch.Tensor, sentences: torch.Tensor | None = None) -> None:
+        self.state = self.model.select_state(self.state, rows)
+        if self.condition is not None:
+            self.condition = self.condition.index_select(0, rows)
+        if self.pending is not None:
+            self.pending = self.pending.index_select(0, rows)
+
+
 @torch.no_grad()
 def beam_search(model: LanguageModel, prompts: list[list[int]], *, stop_id: int, max_new_tokens: int,
                 beam_size: int, condition: torch.Tensor | None = None) -> list[Generated]:
     """The most likely continuation of each prompt found by a beam of ``beam_size`` (sum of log-probs,
-    no length normalisation; a hypothesis that emitted ``stop_id`` keeps its score). Beam 1 = greedy."""
+    no length normalisation; a hypothesis that emitted ``stop_id`` keeps its score). Beam 1 = greedy.
+    ``stop_id`` must be the tokenizers' EOS, the one the search stops at."""
+    if stop_id != EOS_ID:
+        raise ValueError(f"beam search stops at EOS ({EOS_ID}), not at {stop_id}")
     logits, state = _prompt_step(model, prompts, condition)
-    rows, beams, vocab = len(prompts), beam_size, logits.size(-1)
     device = logits.device
-    expand = torch.arange(rows, device=device).repeat_interleave(beams)  # [N*K] -> prompt row
-    state = model.select_state(state, expand)
-    condition = condition.index_select(0, expand) if condition is not None else None
-    logits = logits.index_select(0, expand)
-    # All beams start identical: only beam 0 may extend on the first step.
-    scores = torch.full((rows, beams), float("-inf"), device=device)
-    scores[:, 0] = 0.0
-    finished = torch.zeros(rows, beams, dtype=torch.bool, device=device)
-    history = torch.zeros(rows, beams, 0, dtype=torch.long, device=device)
-    history_lp = torch.zeros(rows, beams, 0, device=device)
-    for _ in range(max_new_tokens):
-        log_probs = F.log_softmax(logits.float(), dim=-1).view(rows, beams, vocab)
-        # A finished hypothesis extends only by padding, at no cost.
-        done_row = torch.full((vocab,), float("-inf"), device=device)
-        done_row[PAD_ID] = 0.0
-        log_probs = torch.where(finished[..., None], done_row, log_probs)
-        total = (scores[..., None] + log_probs).view(rows, beams * vocab)
-        scores, flat = total.topk(beams, dim=-1)
-        origin, token = flat // vocab, flat % vocab
-        history = torch.cat([history.gather(1, origin[..., None].expand(-1, -1, history.size(2))),
-                             token[..., None]], dim=2)
-        step_lp = log_probs.view(rows, beams * vocab).gather(1, flat)
-        history_lp = torch.cat([history_lp.gather(1, origin[..., None].expand(-1, -1, history_lp.size(2))),
-                                step_lp[..., None]], dim=2)
-        finished = finished.gather(1, origin) | (token == stop_id)
-        if bool(finished.all()):
-            break
-        reorder = (origin + torch.arange(rows, device=device)[:, None] * beams).view(-1)
-        state = model.select_state(state, reorder)
-        logits, state = model.score(token.view(-1, 1), state, condition)
-        logits = logits[:, -1]
-    best = scores.argmax(-1)
-    pick = torch.arange(rows, device=device)
-    return _collect(history[pick, best], history_lp[pick, best], stop_id)
+    start = torch.tensor([prompt[-1] for prompt in prompts], device=device)
+    limits = torch.full((len(prompts),), max_new_tokens, device=device)
+    found = search.beam_search(LanguageModelSteps(model, logits, state, condition), start, limits, beam_size,
+                               stop_at_limit=False)
+    return [Generated(best.tokens + [stop_id] * best.finished,
+                      [round(x, 4) for x in best.token_logprobs or []], best.finished)
+            for best, *_ in found]
 
 
 def _collect(tokens: torch.Tensor, logprobs: torch.Tensor, stop_id: int) -> list[Generated]:

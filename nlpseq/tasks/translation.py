@@ -29,7 +29,7 @@ from nlpseq.data.parallel import pair_fields, parallel_paths, read_pairs
 from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
 from nlpseq.errors import ConfigError, DataError
 from nlpseq.metrics.translation import translation_metrics
-from nlpseq.models.search import Hypothesis, beam_search, greedy_search, max_lengths
+from nlpseq.models.search import Hypothesis, max_lengths, translate
 from nlpseq.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from nlpseq.ranges import ranged
 from nlpseq.tasks.common import DatasetSplits, id_batch, prepare_tokenizer, tokenizer_key
@@ -238,7 +238,7 @@ class TranslationTask(DatasetSplits, Task):
         """n-best hypotheses (``self.n_best``, 1 for greedy) for each source id list, in input order.
 
         Sentences are decoded in length-sorted batches of ``decoding.batch_size``; ``beam_size`` 1 is
-        greedy search."""
+        greedy search (the length penalty then changes nothing: one hypothesis has nothing to beat)."""
         decoding = self.decoding
         beam = decoding.beam_size if beam_size is None else beam_size
         device = model_device(model)
@@ -252,11 +252,8 @@ class TranslationTask(DatasetSplits, Task):
             lengths = batch["lengths"].to(device)
             memory, state = model.encode(batch["input_ids"].to(device), lengths, batch["mask"].to(device))
             limits = max_lengths(lengths, decoding.max_length_ratio, decoding.max_length_constant)
-            if beam == 1:
-                found = [[h] for h in greedy_search(model, memory, state, limits, self.with_attention)]
-            else:
-                found = beam_search(model, memory, state, limits, beam, decoding.length_penalty,
-                                    min(self.n_best, beam), self.with_attention)
+            found = translate(model, memory, state, limits, beam, decoding.length_penalty,
+                              min(self.n_best, beam), self.with_attention)
             for index, hypotheses in zip(chunk, found, strict=True):
                 results[index] = hypotheses
         model.train(was_training)

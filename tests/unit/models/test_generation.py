@@ -89,6 +89,30 @@ def test_top_k_and_top_p_never_emit_a_token_outside_the_allowed_set(options: dic
     assert len(unfiltered) > len(allowed)
 
 
+def test_beam_search_of_a_batch_equals_each_prompt_alone_and_done_prompts_leave_it() -> None:
+    # The search translation uses: a prompt whose beams have all stopped leaves the batch, so the model
+    # runs on fewer rows, and nothing couples two prompts.
+    lm = model()
+    with torch.no_grad():
+        lm.output.bias[EOS_ID] = 2.5  # prompts stop after a few tokens, at different steps
+    rows = []
+    score = lm.score
+
+    def counting(input_ids, *args, **kwargs):
+        rows.append(input_ids.size(0))
+        return score(input_ids, *args, **kwargs)
+
+    lm.score = counting
+    batched = beam_search(lm, PROMPTS, stop_id=EOS_ID, max_new_tokens=12, beam_size=3)
+    assert all(out.stopped for out in batched)
+    assert rows[0] == len(PROMPTS)  # the prompts, run once
+    assert rows[1] == 3 * len(PROMPTS)  # then K beams a prompt
+    assert rows[-1] < rows[1] and rows[1:] == sorted(rows[1:], reverse=True)  # fewer once some are done
+    for prompt, out in zip(PROMPTS, batched, strict=True):
+        alone = beam_search(lm, [prompt], stop_id=EOS_ID, max_new_tokens=12, beam_size=3)[0]
+        assert (alone.tokens, alone.logprobs) == (out.tokens, out.logprobs)
+
+
 def test_generation_stops_each_row_at_end_of_sequence() -> None:
     lm = model()
     with torch.no_grad():

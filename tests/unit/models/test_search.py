@@ -1,4 +1,6 @@
-"""Greedy and beam search (nlpseq/models/search.py) against their definitions, on small random models."""
+"""Beam search (nlpseq/models/search.py) for translation against its definitions, on small random models.
+
+The same search serves generation; tests/unit/models/test_generation.py checks it there."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from nlpseq.data.batching import lengths_and_mask, pad
 from nlpseq.models.decoder import DecoderConfig
 from nlpseq.models.embedding import EmbeddingConfig
 from nlpseq.models.encoder import EncoderConfig
-from nlpseq.models.search import beam_search, greedy_search, length_penalty, max_lengths
+from nlpseq.models.search import Hypothesis, length_penalty, max_lengths, translate
 from nlpseq.models.seq2seq import Seq2Seq
 from nlpseq.tokenizers import BOS_ID, EOS_ID
 
@@ -30,6 +32,32 @@ def model_for(name: str, seed: int = 0) -> Seq2Seq:
     with torch.no_grad():
         model.decoder.output.bias[EOS_ID] += 1.5
     return model.eval()
+
+
+@torch.no_grad()
+def greedy_search(model: Seq2Seq, memory, state, limits, return_attention: bool = False) -> list[Hypothesis]:
+    """The definition of greedy decoding, one sentence at a time: the likeliest token at every step,
+    EOS forced at the limit. Beam search of size 1 must give the same."""
+    results = []
+    for row in range(memory.values.size(0)):
+        one, hidden = memory.select(torch.tensor([row])), state.select(torch.tensor([row]))
+        previous, tokens, weights, log_prob = torch.tensor([BOS_ID]), [], [], 0.0
+        for position in range(int(limits[row])):
+            log_probs, hidden, attention = model.decode_step(previous, hidden, one)
+            token = EOS_ID if position + 1 >= int(limits[row]) else int(log_probs[0].argmax())
+            log_prob += float(log_probs[0, token])
+            weights.append(attention[0])
+            if token == EOS_ID:
+                break
+            tokens.append(token)
+            previous = torch.tensor([token])
+        attention = torch.stack(weights)[:, : int(one.lengths[0])] if return_attention else None
+        results.append(Hypothesis(tokens, log_prob, log_prob, attention))
+    return results
+
+
+def beam_search(model: Seq2Seq, memory, state, limits, **options) -> list[list[Hypothesis]]:
+    return translate(model, memory, state, limits, **options)
 
 
 def encode(model: Seq2Seq, sources: list[list[int]]):
