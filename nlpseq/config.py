@@ -242,10 +242,13 @@ def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "",
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in values if k not in names]
     # Keys of earlier versions (ClassVar ``renamed_keys``: old key -> new dotted key) name their successor.
-    renamed_keys = getattr(cls, "renamed_keys", {})
+    # ``moved_keys``: old key -> its dotted key from the top of the recipe (it moved to another section).
+    renamed_keys, moved_keys = getattr(cls, "renamed_keys", {}), getattr(cls, "moved_keys", {})
     for key in unknown:
         if key in renamed_keys:
             raise ConfigError(f"{_join(prefix, key)} is now {_join(prefix, renamed_keys[key])}")
+        if key in moved_keys:
+            raise ConfigError(f"{_join(prefix, key)} is now {moved_keys[key]}")
     if unknown:
         raise ConfigError(
             f"unknown key {_join(prefix, unknown[0])!r}; valid keys{' in ' + prefix if prefix else ''}: "
@@ -384,8 +387,10 @@ def read_values(path: str | Path | None, overrides: list[str] | None = None) -> 
     return apply_overrides(values, overrides or [])
 
 
-def parse_config(values: dict[str, Any], data: type, model: type, where: str | None = None) -> Config:
-    """Typed :class:`Config` from raw values; ``data``/``model`` are the task's section dataclasses.
+def parse_config(values: dict[str, Any], data: type, model: type, where: str | None = None,
+                 tokenizer: type = TokenizerConfig) -> Config:
+    """Typed :class:`Config` from raw values; ``data``/``model`` (and ``tokenizer``, a
+    :class:`TokenizerConfig` or a subclass) are the task's section dataclasses.
 
     Errors name ``where`` (the recipe file) first. Which task's sections apply is the caller's
     business (:func:`nlpseq.tasks.load_config`): this module knows no task.
@@ -394,7 +399,7 @@ def parse_config(values: dict[str, Any], data: type, model: type, where: str | N
     values.setdefault("data", {})
     values.setdefault("model", {})
     try:
-        return from_dict(Config, values, sections={"data": data, "model": model})
+        return from_dict(Config, values, sections={"data": data, "model": model, "tokenizer": tokenizer})
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}" if where is not None else str(error)) from None
 

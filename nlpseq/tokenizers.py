@@ -4,6 +4,7 @@ Every kind reserves the same special ids so models and collators never ask which
 
     0 <pad>   1 <unk>   2 <s> (bos)   3 </s> (eos)
 
+Tasks use the :class:`Tokenizer` protocol and never ask which class they hold.
 ``encode`` and ``decode`` take one item or a batch (a list), like sentencepiece's own verbs. Pre-split
 input (a list of words, for tagging) goes through ``encode_words``. A tokenizer saves itself to a run
 folder as ``NAME.json`` (plus ``NAME.model`` for sentencepiece) and :func:`load_tokenizer` restores it
@@ -21,7 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import overload
+from typing import Protocol, overload
 
 import sentencepiece as spm
 
@@ -36,6 +37,37 @@ PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
 _DIGIT_RE = re.compile(r"\d")
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+WORD_BOUNDARY = "\u2581"  # sentencepiece's word-start mark
+
+
+class Tokenizer(Protocol):
+    """What every kind offers. ``kind``: ``"sentencepiece"``, ``"word"`` or ``"char"``."""
+
+    kind: str
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def tokenize(self, text: str) -> list[str]: ...
+
+    def encode(self, text): ...  # str -> ids; list[str] -> list of ids
+
+    def decode(self, ids): ...  # ids -> str; list of ids -> list[str]
+
+    def encode_words(self, words: list[str]) -> list[list[int]]: ...
+
+    def piece(self, token_id: int) -> str:
+        """The display string of one id (a sentencepiece piece, a vocabulary entry)."""
+        ...
+
+    @property
+    def word_boundary_id(self) -> int | None:
+        """Id of a bare word-start piece ("▁" alone), which a tagger skips; None when there is none."""
+        ...
+
+    def save(self, directory: str | Path, name: str = "tokenizer") -> None: ...
+
 
 class _BatchVerbs:
     """``encode``/``decode`` on one item or a list, built on the per-item ``_encode``/``_decode``."""
@@ -113,6 +145,13 @@ class VocabTokenizer(_BatchVerbs):
         if self.kind == "word":
             return [[self.stoi.get(self._norm(w), UNK_ID)] for w in words]
         return [[self.stoi.get(c, UNK_ID) for c in self._norm(w)] for w in words]
+
+    def piece(self, token_id: int) -> str:
+        return self.itos[token_id]
+
+    @property
+    def word_boundary_id(self) -> int | None:
+        return None  # whole words or characters: nothing marks a word start
 
     def _decode(self, ids: list[int]) -> str:
         pieces = [self.itos[i] for i in ids if i not in (PAD_ID, BOS_ID, EOS_ID)]
@@ -213,6 +252,14 @@ class SentencePieceTokenizer(_BatchVerbs):
     def _decode(self, ids: list[int]) -> str:
         return self.processor.decode(ids)
 
+    def piece(self, token_id: int) -> str:
+        return self.processor.id_to_piece(token_id)
+
+    @property
+    def word_boundary_id(self) -> int | None:
+        piece_id = self.processor.piece_to_id(WORD_BOUNDARY)  # the unknown id when it is no piece
+        return piece_id if self.processor.id_to_piece(piece_id) == WORD_BOUNDARY else None
+
     @classmethod
     def train(
         cls,
@@ -261,7 +308,7 @@ def build_tokenizer(
     config: TokenizerConfig,
     texts: Iterable[str] | None = None,
     words: Iterable[list[str]] | None = None,
-) -> VocabTokenizer | SentencePieceTokenizer:
+) -> Tokenizer:
     """Build the tokenizer a config describes from training ``texts`` (or pre-split ``words``)."""
     if config.kind == "word" and config.language not in LANGUAGES:
         raise ConfigError(f"tokenizer.language: no word-splitting rules for {config.language!r}; "
@@ -279,7 +326,7 @@ def build_tokenizer(
                                 config.normalize_digits, config.language, config.pre_split)
 
 
-def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> VocabTokenizer | SentencePieceTokenizer:
+def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> Tokenizer:
     """The tokenizer saved as ``NAME.json`` (+ its model file) in a run folder; a missing or damaged file,
     or one that points outside the folder, is a DataError naming it."""
     directory = Path(directory)

@@ -50,7 +50,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         task = get_task(name)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}" if where else str(error)) from None
-    config = parse_config(values, task.data_config, task.model_config, where)
+    config = parse_config(values, task.data_config, task.model_config, where, task.tokenizer_config)
     metrics, default = task.metrics_for(config)
     trainer = config.trainer
     metric = trainer.metric or default

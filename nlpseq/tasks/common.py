@@ -22,11 +22,10 @@ from nlpseq.data.sources import Split
 from nlpseq.errors import DataError
 from nlpseq.fileio import write_json
 from nlpseq.models.embedding import EmbeddingConfig
-from nlpseq.tokenizers import PAD_ID, SentencePieceTokenizer, VocabTokenizer, build_tokenizer, load_tokenizer
+from nlpseq.tokenizers import PAD_ID, Tokenizer, build_tokenizer, load_tokenizer
 
 log = logging.getLogger("nlpseq.task")
 
-Tokenizer = VocabTokenizer | SentencePieceTokenizer
 
 
 class BucketedBatches:

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
-from nlpseq.config import Config, DataConfig
+from nlpseq.config import Config, DataConfig, TokenizerConfig
 from nlpseq.errors import NlpseqError
 from nlpseq.tasks.options import GenerationOptions, OptionError, TaskOption
 from nlpseq.training.batches import TrainingBatches
@@ -40,6 +40,8 @@ class Task(ABC):
         name: the registry name (``task:`` in a recipe).
         data_config: dataclass of the ``data`` section (extends :class:`DataConfig`).
         model_config: dataclass of the ``model`` section.
+        tokenizer_config: dataclass of the ``tokenizer`` section (default the shared
+            :class:`~nlpseq.config.TokenizerConfig`; translation's has a section per side).
         metrics: every validation metric ``evaluate`` reports, with its mode (``"max"``: larger is
             better). ``trainer.metric`` must be one of them; checked when the recipe loads.
         default_metric: the metric that picks ``best.pt`` when the recipe names none.
@@ -51,6 +53,7 @@ class Task(ABC):
     name: ClassVar[str]
     data_config: ClassVar[type[DataConfig]]
     model_config: ClassVar[type]
+    tokenizer_config: ClassVar[type] = TokenizerConfig
     metrics: ClassVar[dict[str, Literal["max", "min"]]]
     default_metric: ClassVar[str]
     options: ClassVar[tuple[TaskOption, ...]] = ()

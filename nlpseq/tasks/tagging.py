@@ -47,10 +47,6 @@ log = logging.getLogger("nlpseq.task")
 # char features see enough of them, and one such token would otherwise widen the whole batch.
 MAX_WORD_CHARS = 40
 
-# Sentencepiece's word-boundary marker; on its own as a piece it says nothing about the word.
-WORD_BOUNDARY = "\u2581"
-
-
 def casing(word: str) -> int:
     """Word shape class (0 is padding): lower, Capitalised, UPPER, mIxed, number, has digit, other.
 
@@ -228,20 +224,12 @@ class TaggingTask(DatasetSplits, Task):
                 raise DataError(f"tag {tag!r} (word {position + 1}) never occurs in the training data; "
                                 f"known tags: {', '.join(self.tags)}", split.source, line)
 
-    def _word_boundary_id(self) -> int | None:
-        """Id of sentencepiece's bare word-boundary piece "▁", if the tokenizer has one."""
-        processor = getattr(self.tokenizer, "processor", None)
-        if processor is None:
-            return None
-        piece_id = processor.piece_to_id(WORD_BOUNDARY)
-        return piece_id if processor.id_to_piece(piece_id) == WORD_BOUNDARY else None
-
     def _encode_words(self, words: list[str]) -> dict[str, list]:
         """Model inputs for one sentence: ``input_ids`` (one per word), ``chars``, ``case_ids``."""
         # A word is its first subword (or its single word id); words that encode to nothing are <unk>.
         # Sentencepiece often splits a word as "▁" + pieces; that bare "▁" is the same for every such
         # word, so the piece after it stands for the word.
-        boundary = self._word_boundary_id()
+        boundary = self.tokenizer.word_boundary_id
         ids = [(pieces[1] if len(pieces) > 1 and pieces[0] == boundary else pieces[0]) if pieces else UNK_ID
                for pieces in self.tokenizer.encode_words(words)]
         chars = [row[:MAX_WORD_CHARS] or [UNK_ID] for row in self.chars.encode_words(words)] if self.chars \

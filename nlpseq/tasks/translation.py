@@ -2,8 +2,9 @@
 
 Data are sentence pairs (:mod:`nlpseq.data.parallel`: aligned ``PREFIX.src``/``PREFIX.tgt`` files, TSV,
 JSONL, hub ``translation`` objects); subwords come from sentencepiece trained on the training split,
-one model per side (``source.model``, ``target.model`` in the run folder) or one joint model
-(``joint.model``, ``data.joint_vocabulary: true``, which also shares the embeddings). Output is the
+one model per side (``source.model``, ``target.model`` in the run folder; ``tokenizer.source`` and
+``tokenizer.target`` set each side's keys) or one joint model (``joint.model``, ``tokenizer.joint:
+true``, which also shares the embeddings). Output is the
 target model's own detokenisation; raw input to ``predict`` is taken as typed (no pre-splitting).
 
 Validation scores greedy output (cheap) and picks ``best.pt`` by BLEU; with ``details`` (the test split
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from itertools import chain
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -23,7 +24,7 @@ import datasets
 import torch
 from torch import nn
 
-from nlpseq.config import Config, DataConfig
+from nlpseq.config import Config, DataConfig, TokenizerConfig, from_dict
 from nlpseq.data.batching import pad
 from nlpseq.data.parallel import pair_fields, parallel_paths, read_pairs
 from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
@@ -35,7 +36,7 @@ from nlpseq.ranges import ranged
 from nlpseq.tasks.common import DatasetSplits, id_batch, prepare_tokenizer, tokenizer_key
 from nlpseq.tasks.contract import Task, model_device
 from nlpseq.tasks.options import TRANSLATION_OPTIONS, OptionError, TaskOption
-from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, SentencePieceTokenizer, load_tokenizer
+from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, Tokenizer, load_tokenizer
 
 log = logging.getLogger("nlpseq.task")
 
@@ -52,9 +53,35 @@ class TranslationDataConfig(DataConfig):
     format: Literal["parallel", "tsv", "jsonl"] = "parallel"
     source_lang: str = "fr"
     target_lang: str = "en"
-    # One sentencepiece model for both languages (and one embedding matrix), else one per side.
-    joint_vocabulary: bool = False
     max_length: int = ranged(128, ge=1)
+
+    moved_keys: ClassVar[dict[str, str]] = {"joint_vocabulary": "tokenizer.joint"}
+
+
+@dataclass
+class TranslationTokenizerConfig(TokenizerConfig):
+    """The ``tokenizer`` section of a translation recipe: the shared keys serve both languages, and
+    ``source``/``target`` replace some of them for one side, e.g. ``target: {vocab_size: 4000}``."""
+
+    kind: Literal["sentencepiece", "word", "char"] = "sentencepiece"
+    # One model for both languages (and one embedding matrix for both sides), else one per side.
+    joint: bool = False
+    # Keys of this section (kind, vocab_size, model_type, lowercase, ...) for the source side only.
+    source: dict[str, Any] | None = None
+    # The same for the target side.
+    target: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("source", "target"):
+            if getattr(self, name) is not None and self.joint:
+                raise ConfigError(f"tokenizer.{name}: one joint model serves both sides (tokenizer.joint "
+                                  "is true); drop one of them")
+            self.side(name)  # checked when the recipe loads
+
+    def side(self, name: Literal["source", "target"]) -> TokenizerConfig:
+        """The tokenizer config of one side: the shared keys, with the side's own keys over them."""
+        shared = {f.name: getattr(self, f.name) for f in fields(TokenizerConfig)}
+        return from_dict(TokenizerConfig, {**shared, **(getattr(self, name) or {})}, f"tokenizer.{name}")
 
 
 @dataclass
@@ -88,6 +115,7 @@ class TranslationTask(DatasetSplits, Task):
     name = "translation"
     data_config = TranslationDataConfig
     model_config = TranslationModelConfig
+    tokenizer_config = TranslationTokenizerConfig
     metrics: ClassVar[dict[str, Literal["max", "min"]]] = {"bleu": "max", "chrf": "max"}
     default_metric = "bleu"
     options: ClassVar[tuple[TaskOption, ...]] = TRANSLATION_OPTIONS
@@ -95,8 +123,8 @@ class TranslationTask(DatasetSplits, Task):
     def __init__(self, config: Config, run_dir: str | Path):
         super().__init__(config, run_dir)
         self.splits: dict[str, Split] = {}
-        self.source_tokenizer: Any = None
-        self.target_tokenizer: Any = None
+        self.source_tokenizer: Tokenizer | None = None
+        self.target_tokenizer: Tokenizer | None = None
         self.decoding: DecodingConfig = config.model.decoding
         self.n_best = 1
         self.with_attention = False
@@ -146,20 +174,20 @@ class TranslationTask(DatasetSplits, Task):
         return read_pairs(path, data.format, data.source_lang, data.target_lang)
 
     def _tokenizers(self, train: datasets.Dataset | None) -> None:
-        cfg = self.config.tokenizer
-        if self.config.data.joint_vocabulary:
+        cfg: TranslationTokenizerConfig = self.config.tokenizer
+        if cfg.joint:
             texts = (lambda: chain(train["source"], train["target"])) if train is not None else None
-            joint = prepare_tokenizer(self.run_dir, "joint", cfg, texts)
+            joint = prepare_tokenizer(self.run_dir, "joint", cfg.side("source"), texts)
             self.source_tokenizer = self.target_tokenizer = joint
             return
         def texts(column: str) -> Callable[[], Iterator[str]] | None:
             return (lambda: iter(train[column])) if train is not None else None
 
-        self.source_tokenizer = prepare_tokenizer(self.run_dir, "source", cfg, texts("source"))
-        self.target_tokenizer = prepare_tokenizer(self.run_dir, "target", cfg, texts("target"))
+        self.source_tokenizer = prepare_tokenizer(self.run_dir, "source", cfg.side("source"), texts("source"))
+        self.target_tokenizer = prepare_tokenizer(self.run_dir, "target", cfg.side("target"), texts("target"))
 
     def _tokenizer_names(self) -> list[str]:
-        return ["joint"] if self.config.data.joint_vocabulary else ["source", "target"]
+        return ["joint"] if self.config.tokenizer.joint else ["source", "target"]
 
     def prepare(self) -> None:
         """Load the splits, build (or reload) the tokenizers from train, tokenise (cached), and drop
@@ -229,7 +257,7 @@ class TranslationTask(DatasetSplits, Task):
         if cfg.embedding.pretrained:
             raise ConfigError("model.embedding.pretrained: not supported by the translation task")
         return Seq2Seq(self.source_tokenizer.vocab_size, self.target_tokenizer.vocab_size,
-                       share_embeddings=self.config.data.joint_vocabulary, **options)
+                       share_embeddings=self.config.tokenizer.joint, **options)
 
     # ---------------------------------------------------------------------------------- decoding
     @torch.no_grad()
@@ -322,11 +350,9 @@ class TranslationTask(DatasetSplits, Task):
         """Nothing beyond results.json and curves.png."""
 
 
-def _pieces(tokenizer: Any, ids: list[int]) -> list[str]:
+def _pieces(tokenizer: Tokenizer, ids: list[int]) -> list[str]:
     """Display strings of token ids (sentencepiece pieces, or vocabulary entries)."""
-    if isinstance(tokenizer, SentencePieceTokenizer):
-        return [tokenizer.processor.id_to_piece(i) for i in ids]
-    return [tokenizer.itos[i] for i in ids]
+    return [tokenizer.piece(i) for i in ids]
 
 
 def plot_attention(result: dict[str, Any], path: Path) -> None:

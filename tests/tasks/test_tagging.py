@@ -23,7 +23,8 @@ from nlpseq.models.embedding import EmbeddingConfig
 from nlpseq.models.encoder import EncoderConfig
 from nlpseq.models.tagger import SequenceTagger
 from nlpseq.tasks import load_config
-from nlpseq.tasks.tagging import WORD_BOUNDARY, TaggingTask
+from nlpseq.tasks.tagging import TaggingTask
+from nlpseq.tokenizers import WORD_BOUNDARY
 from tests.helpers import ROOT, CliResult, run_cli, write_jsonl
 
 TINY = ROOT / "recipes" / "tagging" / "tiny.yaml"

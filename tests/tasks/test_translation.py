@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from nlpseq.errors import ConfigError
 from nlpseq.metrics.translation import translation_metrics
 from tests.helpers import ROOT, run_cli
 
@@ -162,7 +163,7 @@ def test_joint_vocabulary_shares_embeddings_and_lstm_luong_trains(tmp_path: Path
               for name, n, seed in (("train", 200, 1), ("valid", 20, 2))]
     run = tmp_path / "run"
     results = nlpseq.train(ROOT / "recipes" / "translation" / "tiny.yaml", [
-        *splits, f"run_dir={run}", f"data.cache_dir={tmp_path / 'cache'}", "data.joint_vocabulary=true",
+        *splits, f"run_dir={run}", f"data.cache_dir={tmp_path / 'cache'}", "tokenizer.joint=true",
         "model.encoder.rnn_type=lstm", "model.decoder.rnn_type=lstm", "model.decoder.attention=general",
         "model.decoder.tie_embeddings=true", "model.embedding.embedding_dim=32", "trainer.max_epochs=2"])
     assert "bleu" in results["valid"] and "test" not in results
@@ -199,3 +200,34 @@ def test_predict_at_a_terminal_answers_each_line_before_the_next_is_typed(run_di
         os.close(follower)
         process.kill()
         process.wait()
+
+
+def test_each_side_takes_its_own_tokenizer_keys(tmp_path: Path) -> None:
+    from nlpseq.tasks import load_config
+    from nlpseq.tasks.translation import TranslationTask
+
+    splits = [f"data.{name}={write_prefix(tmp_path / name, toy_pairs(n, seed))}"
+              for name, n, seed in (("train", 200, 1), ("valid", 20, 2), ("test", 20, 3))]
+    recipe = ROOT / "recipes" / "translation" / "tiny.yaml"
+    config = load_config(recipe, [*splits, f"run_dir={tmp_path / 'run'}", "tokenizer.vocab_size=24",
+                                  "tokenizer.target={kind: word, lowercase: true}"])
+    source, target = config.tokenizer.side("source"), config.tokenizer.side("target")
+    assert (source.kind, source.vocab_size, source.lowercase) == ("sentencepiece", 24, False)
+    assert (target.kind, target.lowercase) == ("word", True)  # its own keys over the shared ones
+    task = TranslationTask(config, tmp_path / "run")
+    (tmp_path / "run").mkdir()
+    task.prepare()
+    assert task.source_tokenizer.kind == "sentencepiece" and task.source_tokenizer.vocab_size == 24
+    assert task.target_tokenizer.kind == "word"
+    assert task.target_tokenizer.tokenize("The Cat") == ["the", "cat"]
+    # The keys are checked when the recipe loads, named by their side; the old key names its successor.
+    moved = r"data\.joint_vocabulary is now tokenizer\.joint"
+    for override, message in (("tokenizer.source={vocab_size: 3}", r"tokenizer\.source\.vocab_size: 3"),
+                              ("tokenizer.target={size: 9}", r"unknown key 'tokenizer\.target\.size'"),
+                              ("tokenizer.joint=true", None), ("data.joint_vocabulary=true", moved)):
+        if message is None:  # joint and a side section together
+            with pytest.raises(ConfigError, match=r"tokenizer\.target: one joint model serves both sides"):
+                load_config(recipe, ["tokenizer.target={kind: word}", override])
+            continue
+        with pytest.raises(ConfigError, match=message):
+            load_config(recipe, [override])

@@ -16,6 +16,7 @@ from nlpseq.tokenizers import (
     PAD_ID,
     SPECIALS,
     UNK_ID,
+    WORD_BOUNDARY,
     SentencePieceTokenizer,
     VocabTokenizer,
     build_tokenizer,
@@ -386,3 +387,17 @@ def test_unknown_language_is_a_config_error():
         build_tokenizer(TokenizerConfig(kind="word", language="english"), CORPUS)
     # Sentencepiece and char tokenizers do not split words: the language does not matter to them.
     assert build_tokenizer(TokenizerConfig(kind="char", language="english"), CORPUS).kind == "char"
+
+
+def test_every_kind_keeps_the_one_protocol(sp_tokenizer):
+    """Tasks call piece() and word_boundary_id on whatever tokenizer they hold, never its class."""
+    word = VocabTokenizer.build("word", ["the cat sat", "the dog"])
+    char = VocabTokenizer.build("char", ["ab ba"])
+    assert [word.piece(i) for i in word.encode("the cat")] == ["the", "cat"]
+    assert [char.piece(i) for i in char.encode("ab")] == ["a", "b"]
+    pieces = [sp_tokenizer.piece(i) for i in sp_tokenizer.encode("alpha river")]
+    assert "".join(pieces).replace(WORD_BOUNDARY, " ").strip() == "alpha river"
+    assert {t.piece(EOS_ID) for t in (word, char, sp_tokenizer)} == {"</s>"}
+    assert word.word_boundary_id is None and char.word_boundary_id is None
+    boundary = sp_tokenizer.word_boundary_id  # the bare "▁" piece, when the model has one
+    assert boundary is None or sp_tokenizer.piece(boundary) == WORD_BOUNDARY
