@@ -151,7 +151,7 @@ class Predictor:
         config_file = self.run_dir / "config.yaml"
         if not config_file.is_file():
             raise NlpseqError(f"{self.run_dir}: not a run folder (config.yaml is missing)")
-        self.config = load_config(config_file)
+        self.config = load_config(config_file, saved=True)  # a run of an earlier version loads too
         self.device = choose_device(device)
         self.task = get_task(self.config.task)(self.config, self.run_dir)
         self.task.restore()

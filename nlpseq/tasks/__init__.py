@@ -7,6 +7,7 @@ Adding a task: one module with a :class:`~nlpseq.tasks.contract.Task` subclass, 
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,12 +35,14 @@ def get_task(name: str) -> type[Task]:
     return getattr(importlib.import_module(module), cls)
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+def load_config(path: str | Path | None, overrides: list[str] | None = None, saved: bool = False) -> Config:
     """Load a recipe (or built-in defaults when ``path`` is None) with ``key=value`` overrides.
 
     The task named in the recipe types its ``data`` and ``model`` sections, so a key that only another
     task uses is an unknown key; ``trainer.metric`` must be one of the task's metrics and defaults to the
     task's own, with its mode. Every error names the file and stops before any data is read.
+    ``saved``: ``path`` is a run folder's own ``config.yaml``, whose keys of earlier versions are read
+    as today's (:mod:`nlpseq.config_upgrade`, each one logged) instead of refused.
     """
     values = read_values(path, overrides)
     where = str(path) if path is not None else None
@@ -50,6 +53,14 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         task = get_task(name)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}" if where else str(error)) from None
+    if saved:
+        from nlpseq.config_upgrade import upgrade
+
+        values, notes = upgrade(values, Config, {"data": task.data_config, "model": task.model_config,
+                                                 "tokenizer": task.tokenizer_config})
+        for note in notes:
+            logging.getLogger("nlpseq").info("%s: read the key of an earlier version as today's: %s",
+                                             where, note)
     config = parse_config(values, task.data_config, task.model_config, where, task.tokenizer_config)
     metrics, default = task.metrics_for(config)
     trainer = config.trainer
