@@ -33,6 +33,7 @@ from nlpseq.tasks.common import (
 )
 from nlpseq.tasks.contract import Task, model_device
 from nlpseq.tokenizers import PAD_ID, load_tokenizer
+from nlpseq.training.device import move
 
 log = logging.getLogger("nlpseq.task")
 
@@ -189,7 +190,7 @@ class ClassificationTask(DatasetSplits, Task):
         device = model_device(model)
         local: list[tuple[int, tuple[int, int]]] = []
         for batch in self.batches(dataset):
-            batch = {k: v.to(device) for k, v in batch.items()}
+            batch = move(batch, device)
             predicted = model.predict_proba(batch).argmax(-1)
             for index, gold, pred in zip(batch["index"].tolist(), batch["labels"].tolist(),
                                          predicted.tolist(), strict=True):
@@ -211,7 +212,7 @@ class ClassificationTask(DatasetSplits, Task):
             dataset = self._encode_rows(rows)
             probs_by_index: dict[int, list[float]] = {}
             for batch in self.batches(dataset):
-                batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+                batch = move({k: v for k, v in batch.items() if k != "labels"}, device)
                 for index, probs in zip(batch["index"].tolist(), model.predict_proba(batch).tolist(),
                                         strict=True):
                     probs_by_index[index] = probs

@@ -49,6 +49,7 @@ from nlpseq.tasks.common import (
 from nlpseq.tasks.contract import Task, model_device
 from nlpseq.tasks.options import LM_OPTIONS, GenerationOptions, OptionError, TaskOption
 from nlpseq.tokenizers import BOS_ID, EOS_ID, load_tokenizer
+from nlpseq.training.device import move
 
 log = logging.getLogger("nlpseq.task")
 
@@ -260,13 +261,14 @@ class LanguageModelTask(Task):
             columns = max(1, min(self.config.data.eval_batch_size, data.ids.numel() // 2))
             batches = StreamBatches(data.ids, columns, self.config.data.bptt, rank=0, world=1)
             for batch in batches:
-                logits, state = model.score(batch["input_ids"].to(device), state)
+                batch = move(batch, device)
+                logits, state = model.score(batch["input_ids"], state)
                 total += nn.functional.cross_entropy(logits.flatten(0, 1).float(),
-                                                     batch["targets"].to(device).flatten(), reduction="sum")
+                                                     batch["targets"].flatten(), reduction="sum")
             return total.item(), batches.num_targets
         forced = None if condition is None else self._condition_id(condition)
         for batch in self._documents(data.documents, train=False):
-            batch = {k: v.to(device) for k, v in batch.items()}
+            batch = move(batch, device)
             cond = batch.get("condition")
             if forced is not None:
                 cond = torch.full_like(cond, forced)

@@ -40,6 +40,7 @@ from nlpseq.tasks.common import (
 )
 from nlpseq.tasks.contract import Task, model_device
 from nlpseq.tokenizers import UNK_ID, load_tokenizer
+from nlpseq.training.device import move
 
 log = logging.getLogger("nlpseq.task")
 
@@ -283,7 +284,7 @@ class TaggingTask(DatasetSplits, Task):
         device = model_device(model)
         local: list[tuple[int, list[str]]] = []
         for batch in self.batches(dataset):
-            batch = {k: v.to(device) for k, v in batch.items()}
+            batch = move(batch, device)
             for index, path in zip(batch["index"].tolist(), model.decode(batch), strict=True):
                 local.append((index, [self.tags[i] for i in path]))
         return gather_by_index(local)

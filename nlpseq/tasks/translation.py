@@ -37,6 +37,7 @@ from nlpseq.tasks.common import DatasetSplits, id_batch, prepare_tokenizer, toke
 from nlpseq.tasks.contract import Task, model_device
 from nlpseq.tasks.options import TRANSLATION_OPTIONS, OptionError, TaskOption
 from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, Tokenizer, load_tokenizer
+from nlpseq.training.device import move
 
 log = logging.getLogger("nlpseq.task")
 
@@ -277,8 +278,9 @@ class TranslationTask(DatasetSplits, Task):
         for start in range(0, len(order), decoding.batch_size):
             chunk = order[start:start + decoding.batch_size]
             batch = id_batch([{"input_ids": sources[i] or [PAD_ID], "index": i} for i in chunk])
-            lengths = batch["lengths"].to(device)
-            memory, state = model.encode(batch["input_ids"].to(device), lengths, batch["mask"].to(device))
+            batch = move(batch, device)
+            lengths = batch["lengths"]
+            memory, state = model.encode(batch["input_ids"], lengths, batch["mask"])
             limits = max_lengths(lengths, decoding.max_length_ratio, decoding.max_length_constant)
             found = translate(model, memory, state, limits, beam, decoding.length_penalty,
                               min(self.n_best, beam), self.with_attention)

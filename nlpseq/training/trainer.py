@@ -99,12 +99,7 @@ class Trainer:
         Ctrl-C and SIGTERM save ``last.pt`` at the last optimizer step and re-raise (SIGTERM as
         :class:`Terminated`), so the same command resumes.
         """
-        if self.rank == 0:
-            for orphan in remove_orphans(self.checkpoint_dir) + remove_orphans(self.run_dir):
-                log.warning("removed %s, left by a run killed while writing it", orphan)
-        if (self.checkpoint_dir / "last.pt").is_file():
-            self.resume(self.checkpoint_dir / "last.pt")
-        self.budget = TimeBudget(self.state.wall_seconds, self.config.max_minutes, self.device)
+        self._pick_up()
         if self._done():
             log.info("training already finished at step %d; nothing to do", self.state.step)
             return self.state
@@ -135,18 +130,7 @@ class Trainer:
                     sync = micro == cfg.grad_accum or last_of_epoch
                     # DDP all-reduces gradients only on the micro-batch that steps.
                     quiet = self.world > 1 and not sync
-                    with self.wrapped.no_sync() if quiet else contextlib.nullcontext():
-                        with self.precision.autocast(self.device):
-                            output = self.wrapped(batch)
-                        targets = output.num_targets.detach().to(torch.float64)
-                        if micro == 1:
-                            # Backward divides by the first micro-batch's count (so fp16 gradients keep
-                            # a mean loss's magnitude); the step corrects it to the whole step's count.
-                            scale = targets.clamp(min=1.0)
-                            step_sums.zero_()
-                        self.scaler.scale(output.loss.float() / scale).backward()
-                    step_sums += torch.stack([output.loss.detach().to(torch.float64), targets,
-                                              batch["num_tokens"].to(torch.float64)])
+                    scale = self._forward_backward(batch, micro == 1, quiet, scale, step_sums)
                     if not sync:
                         continue
                     step_targets = distributed.all_reduce_sum(step_sums[1].clone())
@@ -162,21 +146,7 @@ class Trainer:
                     # results.json's time and tokens cover every step.
                     finishing = self._done()
                     if self.state.step % cfg.log_every == 0 or last_of_epoch or finishing:
-                        elapsed = time.perf_counter() - window_start
-                        loss_sum, target_count, tokens = distributed.all_reduce_sum(window).tolist()
-                        loss_avg = loss_sum / max(target_count, 1.0)
-                        self.state.train_seconds += elapsed
-                        self.state.train_tokens += int(tokens)
-                        row = {"split": "train", "step": self.state.step, "epoch": self.state.epoch,
-                               "loss": loss_avg, "lr": self.optimizer.param_groups[0]["lr"],
-                               "tokens_per_s": tokens / max(elapsed, 1e-9)}
-                        self._log(row)
-                        bar.set_postfix(loss=f"{loss_avg:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
-                        if not show_bar:
-                            log.info("step %d/%d epoch %d loss %.4f lr %.2e %.0f tokens/s", self.state.step,
-                                     self.total_steps, self.state.epoch, loss_avg, row["lr"],
-                                     row["tokens_per_s"])
-                        window.zero_()
+                        self._log_window(window, time.perf_counter() - window_start, bar, show_bar)
                         window_start = time.perf_counter()
                     if cfg.eval_every and self.state.step % cfg.eval_every == 0:
                         paused = time.perf_counter()
@@ -204,6 +174,51 @@ class Trainer:
             if previous_handler is not None:
                 signal.signal(signal.SIGTERM, previous_handler)
         return self.state
+
+    def _pick_up(self) -> None:
+        """Before the loop: clear files a killed write left, resume from ``last.pt`` if there is one,
+        and start the time budget from the run's wall time so far."""
+        if self.rank == 0:
+            for orphan in remove_orphans(self.checkpoint_dir) + remove_orphans(self.run_dir):
+                log.warning("removed %s, left by a run killed while writing it", orphan)
+        if (self.checkpoint_dir / "last.pt").is_file():
+            self.resume(self.checkpoint_dir / "last.pt")
+        self.budget = TimeBudget(self.state.wall_seconds, self.config.max_minutes, self.device)
+
+    def _forward_backward(self, batch: dict[str, Any], first: bool, quiet: bool, scale: torch.Tensor,
+                          step_sums: torch.Tensor) -> torch.Tensor:
+        """One micro-batch: loss, backward, and its [loss, targets, tokens] added to ``step_sums``
+        (on the device). Returns the scale backward divided by. ``quiet``: DDP does not all-reduce
+        (not the micro-batch that steps)."""
+        with self.wrapped.no_sync() if quiet else contextlib.nullcontext():
+            with self.precision.autocast(self.device):
+                output = self.wrapped(batch)
+            targets = output.num_targets.detach().to(torch.float64)
+            if first:
+                # Backward divides by the first micro-batch's count (so fp16 gradients keep a mean
+                # loss's magnitude); the step corrects it to the whole step's count.
+                scale = targets.clamp(min=1.0)
+                step_sums.zero_()
+            self.scaler.scale(output.loss.float() / scale).backward()
+        step_sums += torch.stack([output.loss.detach().to(torch.float64), targets,
+                                  batch["num_tokens"].to(torch.float64)])
+        return scale
+
+    def _log_window(self, window: torch.Tensor, elapsed: float, bar: tqdm, show_bar: bool) -> None:
+        """Log the training rows of the window summed in ``window`` ([loss, targets, tokens], all ranks
+        summed here; the one host read of it), then clear it."""
+        loss_sum, target_count, tokens = distributed.all_reduce_sum(window).tolist()
+        loss_avg = loss_sum / max(target_count, 1.0)
+        self.state.train_seconds += elapsed
+        self.state.train_tokens += int(tokens)
+        row = {"split": "train", "step": self.state.step, "epoch": self.state.epoch, "loss": loss_avg,
+               "lr": self.optimizer.param_groups[0]["lr"], "tokens_per_s": tokens / max(elapsed, 1e-9)}
+        self._log(row)
+        bar.set_postfix(loss=f"{loss_avg:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+        if not show_bar:
+            log.info("step %d/%d epoch %d loss %.4f lr %.2e %.0f tokens/s", self.state.step,
+                     self.total_steps, self.state.epoch, loss_avg, row["lr"], row["tokens_per_s"])
+        window.zero_()
 
     def _optimizer_step(self, normalise: torch.Tensor) -> bool:
         """Scale gradients by ``normalise`` (a device tensor: per target over the step, see the module
