@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -14,15 +15,25 @@ from nlpseq.models.encoder import EncoderConfig, RNNEncoder
 from nlpseq.ranges import ranged
 from nlpseq.tokenizers import EOS_ID, PAD_ID
 
+# The translation defaults of the shared sections: what a recipe gets with no ``model.embedding`` /
+# ``model.encoder`` section, and what a section it writes starts from (nlpseq.config.from_dict), so a
+# recipe giving only ``encoder: {hidden_size: 512}`` keeps the GRU.
+SEQ2SEQ_SECTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "embedding": {"embedding_dim": 256, "dropout": 0.2},
+    "encoder": {"rnn_type": "gru", "hidden_size": 256, "num_layers": 1, "dropout": 0.2},
+}
+
 
 @dataclass
 class Seq2SeqConfig:
     """The ``model`` section of a translation recipe (arguments of :class:`Seq2Seq`)."""
 
+    section_defaults: ClassVar[dict[str, dict[str, Any]]] = SEQ2SEQ_SECTION_DEFAULTS
+
     embedding: EmbeddingConfig = field(
-        default_factory=lambda: EmbeddingConfig(embedding_dim=256, dropout=0.2))
-    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(rnn_type="gru", hidden_size=256,
-                                                                         num_layers=1, dropout=0.2))
+        default_factory=lambda: EmbeddingConfig(**SEQ2SEQ_SECTION_DEFAULTS["embedding"]))
+    encoder: EncoderConfig = field(
+        default_factory=lambda: EncoderConfig(**SEQ2SEQ_SECTION_DEFAULTS["encoder"]))
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     # Spread this much of each target's probability mass over the vocabulary (Szegedy et al. 2016).
     label_smoothing: float = ranged(0.1, ge=0, lt=1)

@@ -231,3 +231,12 @@ def test_each_side_takes_its_own_tokenizer_keys(tmp_path: Path) -> None:
             continue
         with pytest.raises(ConfigError, match=message):
             load_config(recipe, [override])
+
+
+def test_a_partial_encoder_section_keeps_the_translation_defaults() -> None:
+    from nlpseq.tasks import load_config
+
+    encoder = load_config(None, ["task=translation", "model.encoder={hidden_size: 64}"]).model.encoder
+    assert (encoder.rnn_type, encoder.hidden_size, encoder.dropout) == ("gru", 64, 0.2)
+    embedding = load_config(None, ["task=translation", "model.embedding={dropout: 0.0}"]).model.embedding
+    assert (embedding.embedding_dim, embedding.dropout) == (256, 0.0)
