@@ -1,49 +1,37 @@
-"""Fetch real corpora by hand, from a checkout, without the ``nlpseq`` command.
+"""Fetch real corpora by hand, from a checkout, without the ``nlpseq`` command installed.
 
     python data_scripts/fetch.py --list              # the corpora and whether they are here
     python data_scripts/fetch.py mr conll2003        # fetch into data/NAME/ (or $NLPSEQ_DATA/NAME/)
     python data_scripts/fetch.py brown --force       # fetch again even when present
+    python data_scripts/fetch.py lohelp-fr-en --from DIR   # archives you already have
 
-The corpus code itself lives in ``nlpseq/corpora`` (see ``data_scripts/README.md``); this script
-only calls it, exactly as ``nlpseq data list|fetch`` does.
+A thin shim over ``nlpseq data``: ``--list`` (or ``list``) is ``nlpseq data list``, anything else is
+``nlpseq data fetch ARGS`` (``fetch`` first is accepted too), with the command line's own flags,
+messages and exit status. The corpus code lives in ``nlpseq/corpora`` (see ``data_scripts/README.md``).
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 from pathlib import Path
 
 # Run from a checkout: use the nlpseq beside this folder, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nlpseq.corpora import CORPORA, corpus_dir, fetch_corpus, is_fetched
-from nlpseq.errors import NlpseqError
+from nlpseq import cli  # after the path above
+
+
+def cli_args(argv: list[str]) -> list[str]:
+    """The ``nlpseq`` arguments this script's arguments stand for."""
+    if "--list" in argv:
+        return ["data", "list", *(a for a in argv if a != "--list")]
+    if argv and argv[0] in ("list", "fetch"):
+        return ["data", *argv]
+    return ["data", "fetch", *argv]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fetch the real corpora nlpseq trains on.")
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"corpora: {', '.join(sorted(CORPORA))}")
-    parser.add_argument("--list", action="store_true", help="list the corpora and whether they are here")
-    parser.add_argument("--force", action="store_true", help="fetch again even when present")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
-    if args.list:
-        for name, corpus in sorted(CORPORA.items()):
-            state = "fetched" if is_fetched(name) else "not fetched"
-            print(f"{name:12} {state:12} {corpus.description} -> {corpus_dir(name)}")
-        return 0
-    if not args.names:
-        parser.error("name at least one corpus, or pass --list")
-    try:
-        for name in args.names:
-            print(fetch_corpus(name, force=args.force))
-    except NlpseqError as error:
-        print(f"fetch.py: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return cli.main(cli_args(sys.argv[1:] if argv is None else list(argv)))
 
 
 if __name__ == "__main__":

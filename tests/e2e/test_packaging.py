@@ -1,9 +1,9 @@
 """The wheel: what it holds, and that nlpseq installed from it works from any folder.
 
 Slow (about a minute): builds the wheel from a clean copy of the checkout, installs it into a fresh
-virtual environment that borrows torch and friends from this machine (``--system-site-packages``,
-``--no-deps``), and runs the installed ``nlpseq`` from an empty folder: ``recipes``, ``data list``
-and a seconds-long training of the tiny sentiment recipe named by name.
+virtual environment that borrows torch and friends from the environment pytest runs in (``--no-deps``;
+see :func:`_borrow_packages`), and runs the installed ``nlpseq`` from an empty folder: ``recipes``,
+``data list`` and a seconds-long training of the tiny sentiment recipe named by name.
 
 This machine may also have the checkout installed editable; the venv's own install must win, and
 ``test_the_venv_runs_the_wheel_not_the_checkout`` checks that it does.
@@ -16,8 +16,10 @@ import importlib.util
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -54,11 +56,18 @@ def _run(args: list[str | Path], cwd: Path, timeout: int = 300) -> subprocess.Co
 
 
 def _local_setuptools() -> bool:
-    """Whether this Python can build without downloading setuptools (pyproject asks for >= 61)."""
+    """Whether this Python can build without downloading setuptools (pyproject asks for >= 61).
+
+    A setuptools before 70.1 builds wheels only with the ``wheel`` package beside it: a fresh venv's
+    bundled setuptools (65.5 on Python 3.11) has none, and without it ``bdist_wheel`` is unknown.
+    """
     if importlib.util.find_spec("setuptools") is None:
         return False
-    major = importlib.metadata.version("setuptools").split(".")[0]
-    return major.isdigit() and int(major) >= 61
+    parts = [int(p) if p.isdigit() else 0 for p in importlib.metadata.version("setuptools").split(".")[:2]]
+    version = [*parts, 0, 0][:2]
+    if version < [61, 0]:
+        return False
+    return version >= [70, 1] or importlib.util.find_spec("wheel") is not None
 
 
 @pytest.fixture(scope="module")
@@ -76,15 +85,41 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+def _running_site_packages() -> list[str]:
+    """The site-packages of the environment this test runs in (a venv's own, not its base's)."""
+    paths = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages()]
+    return list(dict.fromkeys(str(Path(p).resolve()) for p in paths if Path(p).is_dir()))
+
+
+def _borrow_packages(venv: Path) -> None:
+    """Let ``venv`` import what the running environment has (torch, datasets, pip ...).
+
+    ``--system-site-packages`` alone reaches the *base interpreter's* site-packages: when pytest itself
+    runs inside a venv (as in CI), the packages installed there are not seen (``No module named
+    'datasets'``). A ``.pth`` file in the new venv naming the running environment's site-packages adds
+    them to its path, after the venv's own site-packages, so the wheel installed there still wins. Plain
+    path lines: the ``.pth`` files inside those folders (an editable nlpseq's finder) are not run.
+    """
+    done = _run([venv / BIN / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                cwd=venv.parent)
+    assert done.returncode == 0, done.stderr
+    own = Path(done.stdout.strip())
+    own.mkdir(parents=True, exist_ok=True)
+    (own / "_nlpseq_test_borrowed.pth").write_text(
+        "".join(path + "\n" for path in _running_site_packages()), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with the wheel installed; the rest (torch, datasets ...) comes from this machine."""
+    """A fresh venv with the wheel installed; the rest (torch, datasets ...) comes from the environment
+    pytest runs in (:func:`_borrow_packages`) and the base interpreter (``--system-site-packages``)."""
     folder = tmp_path_factory.mktemp("venv") / "venv"
-    # No pip of its own: with the system site-packages visible, this machine's pip runs under the
+    # No pip of its own: with the running environment's packages visible, its pip runs under the
     # venv's Python and installs into the venv.
     done = _run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", folder],
                 cwd=folder.parent)
     assert done.returncode == 0, done.stderr
+    _borrow_packages(folder)
     # --ignore-installed: the same version may be installed (editable) outside the venv; install
     # ours beside it rather than trying to uninstall that one.
     done = _run([folder / BIN / "python", "-m", "pip", "install", "--no-deps", "--ignore-installed",
@@ -124,6 +159,14 @@ def test_the_venv_runs_the_wheel_not_the_checkout(venv: Path, empty: Path) -> No
     assert recipes.resolve() == package.resolve().parent / "_recipes"
     # Shows whether the checkout's editable finder was there to lose (informative, not required).
     print("editable finder present beside the venv install:", done.stderr.strip())
+
+
+def test_the_venv_borrows_the_packages_of_the_environment_pytest_runs_in(venv: Path, empty: Path) -> None:
+    script = "import sys, datasets, torch; print('\\n'.join(sys.path))"
+    done = _run([venv / BIN / "python", "-c", script], cwd=empty)
+    assert done.returncode == 0, done.stderr
+    seen = {str(Path(p).resolve()) for p in done.stdout.splitlines() if p}
+    assert set(_running_site_packages()) <= seen
 
 
 def test_installed_nlpseq_lists_recipes_and_corpora_from_an_empty_folder(venv: Path, empty: Path) -> None:

@@ -90,3 +90,98 @@ def test_restore_names_each_missing_file_and_writes_nothing(prepared, tmp_path: 
         message = str(caught.value)
         assert missing in message and "\n" not in message, message
         assert listing(copy) == before, f"restore() wrote into the run folder without {missing}"
+
+
+# ------------------------------------------------------------------------------------------ trained runs
+LONG = " ".join(WORDS[i % len(WORDS)] for i in range(3000))
+
+
+@pytest.fixture(scope="module", params=sorted(TASKS))
+def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """(task name, run folder, training data overrides) of a few-step training of the task's tiny recipe."""
+    import nlpseq
+
+    name = request.param
+    folder = tmp_path_factory.mktemp(f"trained_{name}")
+    run = folder / "run"
+    data = task_data(name, folder / "data")
+    nlpseq.train(ROOT / "recipes" / RECIPES[name] / "tiny.yaml",
+                 [*data, f"run_dir={run}", f"data.cache_dir={folder / 'cache'}", "trainer.max_steps=10",
+                  "trainer.device=cpu"])
+    return name, run, data
+
+
+def _predict_or_refuse(predictor, text: str):
+    """One prediction, or the NlpseqError a task may answer with (a clear refusal is allowed)."""
+    try:
+        return predictor.predict([text])
+    except NlpseqError as error:
+        assert "\n" not in str(error), error
+        return error
+
+
+def test_a_trained_run_predicts_on_empty_and_very_long_inputs(trained) -> None:
+    import nlpseq
+
+    name, run, _ = trained
+    predictor = nlpseq.load(run, device="cpu")
+    for text in ("", LONG):
+        result = _predict_or_refuse(predictor, text)
+        print(name, repr(text[:20]), "->", result if isinstance(result, NlpseqError)
+              else str(result)[:200])
+        if not isinstance(result, NlpseqError):
+            assert isinstance(result, list) and len(result) == 1 and isinstance(result[0], dict)
+
+
+def test_a_trained_text_writing_run_generates_from_empty_and_long_prompts(trained) -> None:
+    import nlpseq
+
+    name, run, _ = trained
+    predictor = nlpseq.load(run, device="cpu")
+    if name != "lm":
+        with pytest.raises(NlpseqError, match="does not generate text"):
+            predictor.generate("the", max_new_tokens=3)
+        return
+    results = predictor.generate(["", LONG], max_new_tokens=5)
+    assert [r["prompt"] for r in results] == ["", LONG]
+    # A 10-step model may greedily end at once (text "", tokens [</s>]): the text is not judged here.
+    assert all(isinstance(r["text"], str) and 1 <= len(r["tokens"]) <= 5 for r in results)
+
+
+def test_evaluate_on_a_read_only_run_without_the_training_file_gives_the_trained_test_metrics(
+        trained, tmp_path: Path) -> None:
+    import json
+    import os
+    import stat
+
+    from tests.helpers import run_cli
+
+    name, run, data = trained
+    train_path = Path(next(o for o in data if o.startswith("data.train=")).partition("=")[2])
+    # Translation's train "file" is a PREFIX with .fr/.en beside it.
+    train_files = ([train_path] if train_path.exists()
+                   else sorted(train_path.parent.glob(train_path.name + ".*")))
+    assert train_files
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path in train_files:
+        shutil.move(path, aside / path.name)
+    modes = {p: p.stat().st_mode for p in [run, *run.rglob("*")]}
+    for p in modes:
+        os.chmod(p, modes[p] & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    before = listing(run)
+    try:
+        done = run_cli("evaluate", str(run), "--split", "test", "--device", "cpu")
+        after = listing(run)
+    finally:
+        for p, mode in sorted(modes.items(), key=lambda item: -len(item[0].parts)):
+            os.chmod(p, mode)
+        for path in train_files:
+            shutil.move(aside / path.name, path)
+    assert done.returncode == 0, done.stderr
+    assert after == before  # nothing written (root ignores the mode bits, so this is the real check)
+    metrics = json.loads(done.stdout)
+    expected = json.loads((run / "results.json").read_text(encoding="utf-8"))["test"]
+    task = get_task(name)
+    for key in task.metrics_for(load_config(run / "config.yaml"))[0]:
+        assert metrics[key] == pytest.approx(expected[key], rel=1e-6), key
