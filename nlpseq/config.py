@@ -41,22 +41,36 @@ class DataConfig:
     local files ``train``/``valid``/``test`` in ``format``.
     """
 
+    # A named corpus (``nlpseq data list``), fetched on first use; its files fill train/valid/test
+    # where those are not given.
     corpus: str | None = None
+    # A dataset name on the Hugging Face hub; when set, its splits are read and train/valid/test are not.
     hub: str | None = None
+    # The hub dataset's configuration (subset) name (None: the dataset's default).
     hub_config: str | None = None
+    # Local training file, in ``format`` (for ``format: parallel``, the prefix of the two files).
     train: str | None = None
+    # Local validation file (None: the corpus's, else valid_fraction of train is held out).
     valid: str | None = None
+    # Local test file (None: the corpus's, else no test split).
     test: str | None = None
-    # Split names used on the hub; local files are mapped onto train/valid/test directly.
+    # Hub split read as training data (local files are mapped onto train/valid/test directly).
     train_split: str = "train"
+    # Hub split read as validation data (None: valid_fraction of train is held out).
     valid_split: str | None = "validation"
+    # Hub split read as test data (None: no test split).
     test_split: str | None = "test"
     # When the data has no validation split, carve this fraction off train (seeded).
     valid_fraction: float = ranged(0.1, gt=0, lt=1)
     format: str = "jsonl"
-    # Longest sequence (in tokens) kept for training; longer training examples are skipped and counted.
+    # Longest sequence, and what each task does with a longer one: classification keeps a
+    # text's first max_length tokens (every split, counted in the log, and predict); tagging counts
+    # words, skips and counts longer training sentences (and those held out of train for validation)
+    # and refuses them elsewhere and in predict; lm document mode keeps a document's first max_length
+    # tokens (stream mode ignores it); translation has its own max_length.
     max_length: int = ranged(512, ge=1)
-    # Dataset-cache folder for ``datasets`` (None: the library default).
+    # Cache folder: hub downloads (None: the ``datasets`` default) and tokenised splits (None:
+    # $NLPSEQ_DATA/.cache, or data/.cache without it).
     cache_dir: str | None = None
 
 
@@ -64,7 +78,11 @@ class DataConfig:
 class TokenizerConfig:
     """One tokenizer. ``kind`` picks the implementation in :mod:`nlpseq.tokenizers`."""
 
+    # sentencepiece: subwords trained on the training split; word: a vocabulary of whole words;
+    # char: a vocabulary of characters.
     kind: Literal["sentencepiece", "word", "char"] = "word"
+    # Lower-case the text (word kind: each word after splitting), when building the vocabulary or
+    # model and at every later use.
     lowercase: bool = False
     # Language of raw text, for word splitting (Moses rules with the language's non-breaking prefixes).
     language: str = "en"
@@ -73,13 +91,19 @@ class TokenizerConfig:
     # sentencepiece
     # At least the 4 shared specials plus room for the characters of the text.
     vocab_size: int = ranged(8000, ge=16)
+    # The sentencepiece algorithm: BPE merges or a unigram language model.
     model_type: Literal["bpe", "unigram"] = "unigram"
+    # Share of the training text's characters the model covers; the rarest others become <unk>.
     character_coverage: float = ranged(1.0, gt=0, le=1)
     # word / char
     # Word level: every digit becomes 0, so numbers share entries (common for tagging).
     normalize_digits: bool = False
+    # Units seen fewer times than this in the training data stay out of the vocabulary (<unk>).
     min_freq: int = ranged(1, ge=1)
+    # Largest vocabulary, the 4 specials included: the most frequent units are kept (None: no cap).
     max_size: int | None = ranged(None, ge=1)
+    # Take the vocabulary from this file (one unit per line; a tab and what follows are ignored)
+    # instead of counting the training data: min_freq and max_size are then unused.
     vocab_file: str | None = None
 
 
@@ -91,17 +115,28 @@ class TrainerConfig:
     # steps on, or (``asgd_start`` None) once ``asgd_nonmono`` evaluations in a row did not improve;
     # the averaged weights are what is evaluated and kept as best.pt.
     optimizer: Literal["adamw", "sgd", "asgd"] = "adamw"
+    # The base learning rate, which the schedule scales (warmup up to it, linear decay, plateau cuts).
     lr: float = ranged(1e-3, gt=0, lt=1e4)
+    # Weight decay (AdamW's decoupled one, SGD's L2) on parameters of 2+ dimensions (weight and
+    # embedding matrices); biases and other 1-D parameters get none.
     weight_decay: float = ranged(0.0, ge=0)
+    # SGD momentum, for sgd and asgd (adamw does not read it).
     momentum: float = ranged(0.9, ge=0, lt=1)
     # constant, or linear (down to 0 at the last step), each after ``warmup_steps`` of linear warmup
     # (0: none); plateau: multiplied by ``plateau_factor`` when the metric stalls.
     schedule: Literal["constant", "linear", "plateau"] = field(
         default="constant", metadata={"renamed": {"warmup_linear": "linear"}})
+    # Optimizer steps of linear warmup up to lr, for constant and linear (plateau has no warmup).
     warmup_steps: int = ranged(0, ge=0)
+    # Plateau schedule: the factor the learning rate is multiplied by when the metric stalls.
     plateau_factor: float = ranged(0.5, gt=0, lt=1)
+    # Plateau schedule: the learning rate is cut once more than this many evaluations in a row did not
+    # improve the metric.
     plateau_patience: int = ranged(1, ge=0)
+    # Stop after this many passes over the training batches (or at max_steps, whichever comes first).
     max_epochs: int = ranged(10, ge=1)
+    # Stop after this many optimizer steps (None: max_epochs decides); with it, the linear schedule
+    # reaches 0 at this step.
     max_steps: int | None = ranged(None, ge=1)
     # Stop training once this many wall-clock minutes (evaluations included, summed over resumes)
     # have passed, as if max_epochs had been reached: the final evaluation, best.pt and the test run
@@ -109,6 +144,8 @@ class TrainerConfig:
     max_minutes: float | None = ranged(None, gt=0)
     # Token budget per batch (padded size: rows x longest row); ``batch_size`` caps the rows.
     batch_tokens: int = ranged(2048, ge=1)
+    # Most rows (examples) per batch; lm stream mode: the number of stream columns per rank, each
+    # batch one bptt window of them (batch_tokens does not apply there).
     batch_size: int = ranged(64, ge=1)
     # Batches are sorted by length within shuffled pools of this many batches (bucketing).
     pool_batches: int = ranged(50, ge=1)
@@ -117,10 +154,18 @@ class TrainerConfig:
     # Evaluate and keep (as best.pt) an exponential moving average of the weights with this decay
     # per optimizer step (e.g. 0.998); None trains plain weights.
     ema_decay: float | None = ranged(None, gt=0, lt=1)
+    # asgd: average the weights after this many optimizer steps (None: start on asgd_nonmono instead).
     asgd_start: int | None = ranged(None, ge=0)
+    # asgd with asgd_start None: start averaging once this many evaluations in a row did not improve.
     asgd_nonmono: int = ranged(5, ge=1)
+    # Micro-batches whose gradients add up to one optimizer step (an epoch's last batch always steps);
+    # the loss is normalised over all their targets, so only memory use changes.
     grad_accum: int = ranged(1, ge=1)
+    # Autocast dtype on CUDA; auto: bf16 where the GPU supports it, else fp16 (with gradient
+    # scaling). On CPU and MPS every choice trains in fp32.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # auto: CUDA when a GPU is available, else CPU (MPS only when named); under torchrun with CUDA
+    # each rank uses cuda:LOCAL_RANK.
     device: str = matching("auto", r"auto|cpu|cuda(:\d+)?|mps", "a device (auto, cpu, cuda, cuda:N, mps)")
     # Evaluate every N optimizer steps (None: at the end of each epoch).
     eval_every: int | None = ranged(None, ge=1)
@@ -131,13 +176,20 @@ class TrainerConfig:
     metric: str | None = None
     # Whether a larger metric is better; None: the task's mode for that metric.
     metric_mode: Literal["max", "min"] | None = None
+    # Stop early once more than this many evaluations in a row did not improve the metric (None: never).
     patience: int | None = ranged(None, ge=0)
+    # Seeds Python's and torch's RNGs (initialisation, dropout), the batch order (seed + epoch), the
+    # validation share held out of train and lm's random BPTT lengths.
     seed: int = ranged(13, ge=0, lt=2**63)
+    # DataLoader worker processes for length-bucketed batches (0: the main process); lm stream mode
+    # does not use a DataLoader.
     num_workers: int = ranged(0, ge=0)
+    # Log the training loss, learning rate and tokens/s every N optimizer steps (and at each epoch's end).
     log_every: int = ranged(50, ge=1)
     # Stop with an error after this many optimizer steps in a row whose loss or gradient is not
     # finite (each such step is skipped: the weights never take a NaN).
     max_bad_steps: int = ranged(10, ge=1)
+    # Show a live progress bar (rank 0, and only when stderr is a terminal).
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -151,6 +203,7 @@ class Config:
     """A whole recipe. ``data`` and ``model`` are the dataclasses of the recipe's task (see
     :func:`parse_config`); this module knows no task."""
 
+    # The task (classification, tagging, lm, translation); it types the data and model sections.
     task: str = "classification"
     # A recipe file that sets none gets runs/<folder>_<stem> (see default_run_dir); no recipe at all,
     # this.

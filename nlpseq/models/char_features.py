@@ -20,11 +20,15 @@ from nlpseq.ranges import ranged
 class CharFeaturesConfig:
     """Arguments of :func:`build_char_features` (the char vocabulary size comes from the data)."""
 
+    # cnn: a convolution over each word's characters, max-pooled; lstm: a BiLSTM over them.
     kind: Literal["cnn", "lstm"] = "cnn"
+    # Size of each character's embedding.
     embedding_dim: int = ranged(30, ge=1)
     # cnn: number of filters (= output size); lstm: hidden size per direction (output is twice it).
     hidden_size: int = ranged(50, ge=1)
+    # cnn: convolution width in characters (lstm ignores it).
     kernel_size: int = ranged(3, ge=1)
+    # Dropout on the character embeddings.
     dropout: float = ranged(0.0, ge=0, lt=1)
 
 

@@ -20,7 +20,10 @@ class ClassifierConfig:
 
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    # Encoder states -> one vector: last (final states), mean or max over the real tokens, or attention
+    # (a learned query's weighted sum).
     pooling: Literal["last", "mean", "max", "attention"] = "max"
+    # Dropout on the pooled vector, before the output layer.
     dropout: float = ranged(0.3, ge=0, lt=1)
     # Loss weight per class (in label-vocabulary order), or "balanced" (inverse training frequency).
     class_weights: list[float] | Literal["balanced"] | None = None

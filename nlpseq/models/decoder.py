@@ -33,14 +33,20 @@ from nlpseq.ranges import ranged
 class DecoderConfig:
     """The ``model.decoder`` section (arguments of :class:`AttentionDecoder` beyond sizes from data)."""
 
+    # The recurrent cell: GRU or LSTM.
     rnn_type: Literal["gru", "lstm"] = "gru"
+    # State size of every decoder layer (and of the readout, unless tie_embeddings).
     hidden_size: int = ranged(512, ge=1)
+    # Stacked decoder cells.
     num_layers: int = ranged(1, ge=1)
+    # bahdanau: additive, queried with the previous state; dot and general: Luong's, queried with the
+    # new state (dot needs hidden_size equal to the encoder's output size).
     attention: AttentionKind = "bahdanau"
     # Hidden size of the additive (Bahdanau) scorer.
     attention_size: int = ranged(256, ge=1)
     # Luong: feed the previous attentional vector into the next step (ignored for Bahdanau).
     input_feeding: bool = True
+    # Dropout between decoder layers and on the readout, before the output layer.
     dropout: float = ranged(0.2, ge=0, lt=1)
     # Initialise the decoder from the encoder's final states (else from zeros).
     bridge: bool = True

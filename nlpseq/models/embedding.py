@@ -27,6 +27,7 @@ class EmbeddingConfig:
     """Arguments of :class:`TokenEmbedding` (vocabulary size comes from data): the ``model.embedding``
     section of every task."""
 
+    # Size of each token vector (the vectors in ``pretrained`` must have this size).
     embedding_dim: int = ranged(128, ge=1)
     # Element dropout on the output vectors.
     dropout: float = ranged(0.0, ge=0, lt=1)
@@ -37,6 +38,8 @@ class EmbeddingConfig:
     # probability, the kept rows scaled up (AWD-LSTM's dropoute).
     type_dropout: float = ranged(0.0, ge=0, lt=1)
     pretrained: str | None = None  # word2vec/GloVe text file
+    # With pretrained: keep the whole matrix fixed in training (tokens absent from the file keep their
+    # random vectors); without pretrained it changes nothing.
     freeze: bool = False
 
 

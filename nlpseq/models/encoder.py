@@ -22,9 +22,13 @@ class EncoderConfig:
     from the embedding). A language model stacks one-layer encoders itself, and only it applies
     ``locked_dropout`` and ``weight_drop`` (a fused multi-layer RNN has no place for either)."""
 
+    # The recurrent cell: GRU or LSTM.
     rnn_type: Literal["gru", "lstm"] = "lstm"
+    # State size per layer and direction (a bidirectional encoder outputs twice it).
     hidden_size: int = ranged(256, ge=1)
+    # Stacked recurrent layers.
     num_layers: int = ranged(1, ge=1)
+    # Also read right to left and concatenate both directions (a language model refuses it).
     bidirectional: bool = True
     # Dropout between layers (and, in RNNEncoder, on the outputs).
     dropout: float = ranged(0.0, ge=0, lt=1)

@@ -64,12 +64,15 @@ class LanguageModelConfig:
     encoder: EncoderConfig = field(default_factory=lambda: lm_encoder())
     # Share the embedding matrix with the output layer (a projection bridges a hidden size that differs).
     tie_weights: bool = True
-    # Locked dropout on the embedded inputs and on the last layer's outputs.
+    # Locked dropout (one mask per sequence) on the embedded inputs.
     input_dropout: float = ranged(0.0, ge=0, lt=1)
+    # Locked dropout on the last layer's outputs, before the output layer.
     output_dropout: float = ranged(0.0, ge=0, lt=1)
-    # Conditioning on one categorical value (data.condition_field): its embedding size (0: none) and
-    # whether it is also concatenated to every input, not only used to initialise the state.
+    # Size of the condition's embedding (data.condition_field), which a linear bridge maps to every
+    # layer's initial state; unused without data.condition_field (the model is then unconditioned).
     condition_dim: int = ranged(32, ge=1)
+    # Also concatenate the condition's embedding to the input of every step, not only start the state
+    # from it (no effect without data.condition_field).
     condition_every_step: bool = False
 
     def __post_init__(self) -> None:

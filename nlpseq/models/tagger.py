@@ -26,9 +26,11 @@ class TaggerConfig:
     # Size of a learned embedding of each word's shape (lower, Capitalised, UPPER, number, ...);
     # 0 turns it off. Useful when the word vocabulary is lower-cased.
     case_embedding_dim: int = ranged(0, ge=0)
+    # crf: a linear-chain CRF scores whole tag paths (Viterbi decoding); softmax: each word's tag alone.
     head: Literal["crf", "softmax"] = "crf"
     # Forbid tag moves the scheme makes illegal (I-X after O in IOB2) in the CRF.
     constrain: bool = True
+    # Dropout on the char features and on the encoder outputs, before the tag scores.
     dropout: float = ranged(0.5, ge=0, lt=1)
 
 

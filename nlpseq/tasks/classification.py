@@ -45,9 +45,12 @@ class ClassificationDataConfig(DataConfig):
     Plain ``text`` files have no labels, so the local formats are the labelled record formats.
     """
 
+    # Local files: jsonl (one object a line), csv (quoted) or tsv (no quoting), each with a header row.
     format: str = matching("jsonl", r"jsonl|csv|tsv",
                            "a labelled format (jsonl, csv or tsv); plain text has no labels")
+    # The field (JSONL, hub) or header column (CSV, TSV) holding the text.
     text_field: str = "text"
+    # The field or header column holding the label (a string or an integer id).
     label_field: str = "label"
     # Hub datasets often store labels as class ids; these names replace them (in id order).
     label_names: list[str] | None = None

@@ -58,14 +58,21 @@ log = logging.getLogger("nlpseq.task")
 class LMDataConfig(DataConfig):
     """The ``data`` section of an ``lm`` recipe: the shared keys plus the text and batching options."""
 
+    # Local files: text (one line a record; blank lines are skipped) or jsonl (one object a line).
     format: Literal["text", "jsonl"] = "text"
+    # JSONL and hub rows: the field holding the text.
     text_field: str = "text"
     # A categorical value per record (e.g. a genre) the model is conditioned on; needs line_mode document.
     condition_field: str | None = None
+    # stream: all lines (each + </s>) form one token stream cut into columns and bptt windows, the
+    # state carried on; document: each line or record is its own example (<s> ... </s>), batched by
+    # length like classification.
     line_mode: Literal["stream", "document"] = "stream"
-    # Stream mode: truncated-BPTT window length, AWD-LSTM's randomised lengths, evaluation columns.
+    # Stream mode: truncated-BPTT window length.
     bptt: int = ranged(35, ge=1)
+    # Stream mode: draw training window lengths around bptt (AWD-LSTM's randomised lengths).
     random_bptt: bool = False
+    # Stream mode: columns the validation and test streams are cut into (fewer for a very short split).
     eval_batch_size: int = ranged(10, ge=1)
 
     def __post_init__(self) -> None:

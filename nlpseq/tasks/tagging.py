@@ -80,14 +80,21 @@ TAGGED_FORMATS = ("conll", "conllu", "brown")
 class TaggingDataConfig(DataConfig):
     """The ``data`` section of a tagging recipe: the shared keys plus fields, columns and tag schemes."""
 
+    # Local files: jsonl (token and tag lists), conll (columns), conllu (UPOS tags), brown (word/tag).
     format: Literal["jsonl", "conll", "conllu", "brown"] = "jsonl"
+    # JSONL and hub rows: the field holding the list of tokens (conll, conllu and brown files ignore it).
     tokens_field: str = "tokens"
+    # JSONL and hub rows: the field holding the list of tags, one per token.
     tags_field: str = "tags"
-    # CoNLL column files: which columns hold the token and the tag (negative counts from the end).
+    # format conll: the column holding the token (negative counts from the end).
     token_column: int = 0
+    # format conll: the column holding the tag (negative counts from the end; -1 is the last).
     tag_column: int = -1
-    # The tag scheme of the files (None: plain tags such as POS) and the one to train on.
+    # The tag scheme of the data, checked on every sentence (None: plain tags such as POS, scored by
+    # accuracy only).
     tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
+    # The scheme to train and decode in, the data's tags converted to it; predictions are written back
+    # in tag_scheme (None: tag_scheme itself). Set it together with tag_scheme.
     train_tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
     # Entity scoring (seqeval): "default" is conlleval-compatible; "strict" counts only entities
     # that are well-formed in the scheme.

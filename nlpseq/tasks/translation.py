@@ -51,9 +51,15 @@ class TranslationDataConfig(DataConfig):
     ``max_length`` (subword tokens, either side) drops longer training pairs, counted in the log.
     """
 
+    # Local files: parallel (PREFIX.source_lang + PREFIX.target_lang), tsv (source<TAB>target, no
+    # header) or jsonl (the two language fields, or a translation object holding them).
     format: Literal["parallel", "tsv", "jsonl"] = "parallel"
+    # The source language code: the file suffix (parallel) and the field name (jsonl, hub rows).
     source_lang: str = "fr"
+    # The target language code, used the same way.
     target_lang: str = "en"
+    # Training pairs whose source has more subword tokens than this, or whose target has as many or
+    # more (it gets </s> too), are skipped and counted; validation and test pairs are all kept.
     max_length: int = ranged(128, ge=1)
 
     moved_keys: ClassVar[dict[str, str]] = {"joint_vocabulary": "tokenizer.joint"}
@@ -89,11 +95,13 @@ class TranslationTokenizerConfig(TokenizerConfig):
 class DecodingConfig:
     """How validation, test and ``predict`` decode (``predict`` flags override per call)."""
 
+    # Beam width for the test scores and predict (validation decodes greedily); 1: greedy search.
     beam_size: int = ranged(5, ge=1)
     # GNMT length penalty alpha for beam search (0: none); pick it on the validation split.
     length_penalty: float = ranged(0.6, ge=0)
     # At most floor(max_length_ratio x source tokens) + max_length_constant target tokens.
     max_length_ratio: float = ranged(2.0, gt=0)
+    # The constant added in that limit (the limit counts </s>).
     max_length_constant: int = ranged(10, ge=1)
     # Sentences decoded together.
     batch_size: int = ranged(64, ge=1)
