@@ -119,7 +119,7 @@ def list_recipes(root: Path | None = None) -> list[RecipeInfo]:
 def _read(path: Path) -> dict[str, Any]:
     # The loader `nlpseq train` reads recipes with (plain yaml.safe_load reads 1e-3 as a string), with
     # its UTF-8 and YAML errors; imported here so the CLI starts without yaml.
-    from nlpseq.config import read_yaml
+    from nlpseq.config_files import read_yaml
 
     return read_yaml(path)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from nlpseq.config import read_yaml
+from nlpseq.config_files import read_yaml
 from nlpseq.errors import RunError
 from nlpseq.fileio import write_json
 

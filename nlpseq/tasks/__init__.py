@@ -12,7 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nlpseq.config import Config, parse_config, read_values
+from nlpseq.config import Config, parse_config
+from nlpseq.config_files import read_values
 from nlpseq.errors import ConfigError
 
 if TYPE_CHECKING:

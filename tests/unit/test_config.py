@@ -361,7 +361,7 @@ def test_run_dir_defaults_to_the_recipe_folder_and_stem(tmp_path: Path) -> None:
 
 def test_nlpseq_recipes_reads_yaml_as_nlpseq_train_does(tmp_path: Path) -> None:
     """One loader: 1e-3 is a float in both (plain yaml.safe_load would read the string '1e-3')."""
-    from nlpseq.config import read_values
+    from nlpseq.config_files import read_values
     from nlpseq.recipes import _read
 
     path = write(tmp_path, "task: classification\ntrainer:\n  lr: 1e-3\n  metric: accuracy\n")
