@@ -171,3 +171,13 @@ def test_a_task_that_writes_no_text_says_so(tmp_path: Path) -> None:
     task = get_task("classification")(load_config(None), tmp_path)
     with pytest.raises(NlpseqError, match="task classification does not generate text"):
         task.generate(torch.nn.Linear(1, 1), ["a prompt"], GenerationOptions())
+
+
+def test_beam_search_outputs_are_those_of_the_search_before_it_was_shared() -> None:
+    # Pinned from the language model's own beam search, before translation and generation shared one.
+    found = beam_search(model(), PROMPTS, stop_id=EOS_ID, max_new_tokens=15, beam_size=4)
+    assert [out.tokens for out in found] == [
+        [29, 29, 4, 4, 4, 4, 4, 18, 18, 18, 18, 14, 7, 7, 14],
+        [29, 4, 4, 4, 4, 18, 18, 18, 18, 14, 7, 7, 7, 7, 14],
+        [18, 14, 14, 7, 14, 4, 4, 4, 18, 18, 18, 18, 14, 7, 7]]
+    assert found[0].logprobs[:4] == [-2.6482, -2.7362, -2.3731, -2.3151] and not any(o.stopped for o in found)

@@ -159,3 +159,14 @@ def test_finished_sentences_leave_the_batch() -> None:
     found = beam_search(model, memory, state, torch.tensor([3, 1, 4, 2, 5]), beam_size=3)
     assert rows == [15, 12, 9, 6, 3]
     assert [len(h[0].tokens) for h in found] == [2, 0, 3, 1, 4]
+
+
+def test_translation_outputs_are_those_of_the_search_before_it_was_shared() -> None:
+    # Pinned from translation's own beam search, before translation and generation shared one.
+    found = beam_search(model_for("gru-bahdanau"), *encode(model_for("gru-bahdanau"), SOURCES), beam_size=5,
+                        alpha=0.0, n_best=5)
+    assert [[h.tokens for h in hypotheses] for hypotheses in found] == [[[], [4], [6], [2], [1]]] * 5
+    assert [round(h.log_prob, 4) for h in found[0]] == [-1.2967, -3.6856, -3.7503, -3.8253, -4.0024]
+    three = beam_search(model_for("gru-bahdanau"), *encode(model_for("gru-bahdanau"), SOURCES), beam_size=3,
+                        alpha=0.6, n_best=2)
+    assert [round(h.score, 4) for h in three[4]] == [-1.3072, -3.3928]
