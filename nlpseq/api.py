@@ -48,7 +48,10 @@ def train(config: Config | str | Path, overrides: list[str] | None = None,
     Running again with the same ``run_dir`` resumes from ``checkpoints/last.pt``; the config must then
     be the run's own, except for keys that are safe on resume (``max_epochs``, ``patience``, ...) when
     ``allow_changes`` is set. A run folder in use by another process is refused. A changed config is
-    refused before anything is written; then rank 0 logs the run into ``train.log`` in its folder.
+    refused before anything is written; then rank 0 logs the run into ``train.log`` in its folder (a
+    run that stops on bad input logs its error line there too). The run's ``config.yaml`` is written
+    once its data and model are built: a first start that fails on its data leaves no config behind,
+    so the corrected command starts afresh instead of being refused as a changed run.
     """
     if not isinstance(config, Config):
         config = load_config(config, overrides)
@@ -62,11 +65,7 @@ def train(config: Config | str | Path, overrides: list[str] | None = None,
     main = rank == 0
     with _run_log(run_dir) if main else contextlib.nullcontext(), \
             RunLock(run_dir) if main else contextlib.nullcontext():
-        if main:
-            save_config(config, run_dir / "config.yaml")
-            record_changes(run_dir, changes)
-        distributed.barrier()
-        return _train(config, run_dir, device, rank, world)
+        return _train(config, run_dir, device, rank, world, changes)
 
 
 @contextlib.contextmanager
@@ -87,18 +86,28 @@ def _run_log(run_dir: Path) -> Iterator[None]:
     root.addHandler(handler)
     try:
         yield
+    except NlpseqError as error:
+        # The line the command prints goes into the file too (only there: stderr gets it from the CLI).
+        handler.handle(logging.makeLogRecord({"name": "nlpseq", "levelno": logging.ERROR,
+                                              "levelname": "ERROR", "msg": f"stopped: {error}"}))
+        raise
     finally:
         root.removeHandler(handler)
         handler.close()
         package.setLevel(level)
 
 
-def _train(config: Config, run_dir: Path, device: torch.device, rank: int, world: int) -> dict[str, Any]:
+def _train(config: Config, run_dir: Path, device: torch.device, rank: int, world: int,
+           changes: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
     seed_everything(config.trainer.seed)
     started = time.perf_counter()
     task = get_task(config.task)(config, run_dir)
     task.prepare()
     model = task.build_model(training=True)
+    if rank == 0:  # data and model are good: the run now exists under this config
+        save_config(config, run_dir / "config.yaml")
+        record_changes(run_dir, changes)
+    distributed.barrier()
     batches = task.training_batches()
     valid = task.split("valid")
     trainer = Trainer(model, config.trainer, run_dir, batches, lambda m: task.evaluate(m, valid),

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from nlpseq.errors import ConfigError
+from nlpseq.fileio import write_text
 from nlpseq.ranges import matching, ranged
 
 
@@ -358,7 +359,8 @@ def parse_config(values: dict[str, Any], data: type, model: type, where: str | N
 
 
 def save_config(config: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
+    """Written atomically: a full disk or a kill never leaves a half-written config.yaml."""
+    write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))
 
 
 def config_hash(config: Config) -> str:

@@ -185,3 +185,29 @@ def test_evaluate_on_a_read_only_run_without_the_training_file_gives_the_trained
     task = get_task(name)
     for key in task.metrics_for(load_config(run / "config.yaml"))[0]:
         assert metrics[key] == pytest.approx(expected[key], rel=1e-6), key
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_a_failed_first_start_does_not_block_the_corrected_command(name: str, tmp_path: Path) -> None:
+    """`nlpseq train X/tiny` with a mistyped data path stops with one line; the corrected command then
+    trains (the failed start left no config to be refused against), and train.log holds the error."""
+    from tests.helpers import run_cli
+
+    run = tmp_path / "run"
+    data = task_data(name, tmp_path / "data")
+    recipe = f"{RECIPES[name]}/tiny"
+    common = [f"run_dir={run}", f"data.cache_dir={tmp_path / 'cache'}", "trainer.max_steps=2"]
+    wrong = [entry.replace("train", "trian", 1) if entry.startswith("data.train=") else entry
+             for entry in data]
+    failed = run_cli("train", recipe, *common, *wrong)
+    assert failed.returncode == 2 and "trian" in failed.stderr, failed.stderr
+    assert not (run / "config.yaml").exists()
+    if name == "classification":  # a mistake found while reading the data, inside the run
+        field = run_cli("train", recipe, *common, *data, "data.text_field=txt")
+        assert field.returncode == 2 and "txt" in field.stderr, field.stderr
+        assert not (run / "config.yaml").exists()
+        log = (run / "train.log").read_text(encoding="utf-8")
+        assert "ERROR nlpseq: stopped: " in log and "txt" in log.splitlines()[-1]
+    done = run_cli("train", recipe, *common, *data)
+    assert done.returncode == 0, done.stderr
+    assert (run / "config.yaml").is_file() and (run / "results.json").is_file()
