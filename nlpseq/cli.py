@@ -16,11 +16,11 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from nlpseq import __version__
 from nlpseq.errors import NlpseqError, Terminated
+from nlpseq.inputs import input_batches, read_input
 from nlpseq.recipes import DEFAULT_RECIPE, find_recipe, list_recipes
 from nlpseq.tasks.options import TASK_OPTIONS, GenerationOptions, OptionError, TaskOption, check_options, flag
 
@@ -84,7 +84,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     # Streaming: each batch is printed and flushed as soon as it is done; a person typing at a terminal
     # gets each line back at once.
     interactive = args.input is None and sys.stdin.isatty()
-    for lines in _input_batches(args.input, 1 if interactive else args.batch_lines):
+    for lines in input_batches(args.input, 1 if interactive else args.batch_lines):
         for text, result in zip(lines, predictor.predict(lines), strict=True):
             if args.format == "jsonl":
                 print(json.dumps({"text": text, **result}, ensure_ascii=False))
@@ -100,49 +100,13 @@ def _given(args: argparse.Namespace, names: list[str]) -> dict[str, object]:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def _split_lines(text: str) -> list[str]:
-    """Lines split on "\\n" only (str.splitlines also splits on U+2028, \\x0c, \\x85 ...), a CRLF's
-    "\\r" dropped, no empty last line for a final newline: one line out per input line, always."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
-def _decode_line(raw: bytes, name: str, number: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise NlpseqError(f"{name}:{number}: input is not UTF-8 (byte {raw[error.start]:#x})") from None
-
-
-def _input_batches(path: str | None, size: int) -> Iterator[list[str]]:
-    """Input lines in groups of ``size``, read as they arrive (stdin) so output can stream."""
-    if path is not None:
-        lines = _read_input(path)
-        for start in range(0, len(lines), size):
-            yield lines[start:start + size]
-        return
-    batch: list[str] = []
-    for number, raw in enumerate(iter(sys.stdin.buffer.readline, b""), 1):
-        text = _decode_line(raw, "<stdin>", number)
-        if number == 1:
-            text = text.removeprefix("\ufeff")
-        batch.extend(_split_lines(text))
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     from nlpseq.api import load
 
     _setup_logging()
     if args.prompt is not None and args.input is not None:
         raise NlpseqError("generate: give --prompt or --input, not both")
-    prompts = [args.prompt or ""] if args.input is None else _read_input(args.input)
+    prompts = [args.prompt or ""] if args.input is None else read_input(args.input)
     options = GenerationOptions.of(**_given(args, args.task_options))  # checked before the model loads
     predictor = load(args.run_dir, device=args.device)
     results = predictor.generate(prompts, options)
@@ -152,24 +116,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         else:
             print(" ".join(part for part in (result["prompt"], result["text"]) if part))
     return 0
-
-
-def _read_input(path: str | None) -> list[str]:
-    """Raw input lines from a file or stdin; a missing file or non-UTF-8 bytes is a clear error."""
-    name = path or "<stdin>"
-    try:
-        if path is None:
-            raw = sys.stdin.buffer.read()
-        else:
-            raw = Path(path).read_bytes()
-    except OSError as error:
-        raise NlpseqError(f"{name}: cannot read input ({error.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise NlpseqError(f"{name}:{line}: input is not UTF-8 (byte {raw[error.start]:#x})") from None
-    return _split_lines(text.removeprefix("\ufeff"))
 
 
 def cmd_average(args: argparse.Namespace) -> int:
