@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import platform
 import random
@@ -20,6 +21,7 @@ from nlpseq import distributed
 from nlpseq.config import Config, config_hash, save_config, to_dict
 from nlpseq.errors import NlpseqError
 from nlpseq.fileio import write_json
+from nlpseq.recipes import find_recipe
 from nlpseq.runfolder import RunLock, check_resume, record_changes, saved_config
 from nlpseq.tasks import get_task, load_config
 from nlpseq.tasks.options import GenerationOptions, OptionError, check_options
@@ -40,11 +42,13 @@ def versions() -> dict[str, str]:
             "datasets": datasets.__version__, "sentencepiece": sentencepiece.__version__}
 
 
-def train(config: Config | str | Path, overrides: list[str] | None = None,
+def train(config: Config | str | Path, overrides: list[str] | dict[str, Any] | None = None,
           allow_changes: bool = False) -> dict[str, Any]:
     """Train a recipe end to end and return its ``results.json`` contents.
 
-    ``config`` is a :class:`Config` or a recipe path; ``overrides`` are ``key=value`` strings.
+    ``config`` is a :class:`Config`, a recipe name as the command line takes it (``"sentiment/tiny"``,
+    ``"mr_bigru"``) or a recipe path; ``overrides`` are ``key=value`` strings or a dict of dotted keys
+    (``{"trainer.lr": 3e-4}``).
     Running again with the same ``run_dir`` resumes from ``checkpoints/last.pt``; the config must then
     be the run's own, except for keys that are safe on resume (``max_epochs``, ``patience``, ...) when
     ``allow_changes`` is set. A run folder in use by another process is refused. A changed config is
@@ -54,7 +58,7 @@ def train(config: Config | str | Path, overrides: list[str] | None = None,
     so the corrected command starts afresh instead of being refused as a changed run.
     """
     if not isinstance(config, Config):
-        config = load_config(config, overrides)
+        config = load_config(find_recipe(str(config)), _override_list(overrides))
     elif overrides:
         raise ValueError("overrides apply to recipe files; edit the Config object instead")
     run_dir = Path(config.run_dir)
@@ -66,6 +70,19 @@ def train(config: Config | str | Path, overrides: list[str] | None = None,
     with _run_log(run_dir) if main else contextlib.nullcontext(), \
             RunLock(run_dir) if main else contextlib.nullcontext():
         return _train(config, run_dir, device, rank, world, changes)
+
+
+def _override_list(overrides: list[str] | dict[str, Any] | None) -> list[str]:
+    """``key=value`` strings from a list of them or a dict (values written as JSON, which YAML reads
+    back as the same value); anything else is a TypeError, not a string read character by character."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, dict):
+        return [f"{key}={json.dumps(value, default=str)}" for key, value in overrides.items()]
+    if isinstance(overrides, list | tuple) and all(isinstance(item, str) for item in overrides):
+        return list(overrides)
+    raise TypeError(f"overrides: expected a list of 'key=value' strings or a dict of keys and values, "
+                    f"got {overrides!r}")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,48 @@
+"""The model building blocks: ``from nlpseq.models import RNNEncoder, TokenEmbedding, CRF``.
+
+Each name is imported from its module on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> the module that defines it (imported on first use, like ``nlpseq.train``).
+_LAZY: dict[str, str] = {
+    "EmbeddingConfig": "nlpseq.models.embedding",
+    "TokenEmbedding": "nlpseq.models.embedding",
+    "EncoderConfig": "nlpseq.models.encoder",
+    "RNNEncoder": "nlpseq.models.encoder",
+    "Pooling": "nlpseq.models.pooling",
+    "Attention": "nlpseq.models.attention",
+    "CRF": "nlpseq.models.crf",
+    "CharFeaturesConfig": "nlpseq.models.char_features",
+    "CharCNN": "nlpseq.models.char_features",
+    "CharLSTM": "nlpseq.models.char_features",
+    "ClassifierConfig": "nlpseq.models.classifier",
+    "SequenceClassifier": "nlpseq.models.classifier",
+    "TaggerConfig": "nlpseq.models.tagger",
+    "SequenceTagger": "nlpseq.models.tagger",
+    "LanguageModelConfig": "nlpseq.models.language_model",
+    "LanguageModel": "nlpseq.models.language_model",
+    "DecoderConfig": "nlpseq.models.decoder",
+    "AttentionDecoder": "nlpseq.models.decoder",
+    "Seq2SeqConfig": "nlpseq.models.seq2seq",
+    "Seq2Seq": "nlpseq.models.seq2seq",
+    "LockedDropout": "nlpseq.models.regularization",
+    "WeightDrop": "nlpseq.models.regularization",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

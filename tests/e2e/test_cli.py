@@ -215,3 +215,30 @@ def test_an_unknown_recipe_name_lists_the_valid_ones(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("nlpseq: error: unknown recipe 'sentiment/nosuch'")
     assert "sentiment/mr_bigru" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_library_takes_recipe_names_and_overrides_as_a_list_or_a_dict(tmp_path: Path) -> None:
+    import nlpseq as library
+
+    data = dict(item.split("=", 1) for item in sentiment_files(tmp_path / "data", 40, 10, 10))
+    run = tmp_path / "run"
+    # A recipe name as the command line takes it, and a dict of dotted keys (values of any type).
+    results = library.train("sentiment/tiny", {**data, "run_dir": run, "trainer.max_steps": 2,
+                                                "trainer.lr": 0.01})
+    assert results["steps"] == 2 and (run / "train.log").read_text(encoding="utf-8").strip()
+    assert library.load(run).config.trainer.lr == 0.01
+    for wrong in ("trainer.max_steps=2", [("trainer.max_steps", 2)]):
+        with pytest.raises(TypeError, match=r"^overrides: expected a list of 'key=value' strings or a dict"):
+            library.train("sentiment/tiny", wrong)
+
+
+def test_the_building_blocks_the_docs_name_are_importable() -> None:
+    import nlpseq.data
+    import nlpseq.models
+
+    assert nlpseq.models.RNNEncoder.__module__ == "nlpseq.models.encoder"
+    blocks = {"TokenEmbedding", "CRF", "LanguageModel", "Seq2Seq", "SequenceTagger"}
+    assert blocks <= set(nlpseq.models.__all__)
+    assert nlpseq.data.read_records.__module__ == "nlpseq.data.records"
+    with pytest.raises(AttributeError, match=r"nlpseq\.models"):
+        nlpseq.models.Transformer  # noqa: B018
