@@ -206,6 +206,17 @@ def _add_options(p: argparse.ArgumentParser, options: list[TaskOption], title: s
     p.set_defaults(task_options=[option.name for option in options])
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number >= 1 (argparse's own message names the flag)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: >= 1")
+    return value
+
+
 def _add_run(p: argparse.ArgumentParser, what: str = "a run folder written by `nlpseq train`") -> None:
     p.add_argument("run_dir", help=what)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
@@ -258,7 +269,7 @@ def _add_predict(sub: argparse._SubParsersAction, task: str | None) -> None:
     p.add_argument("--input", help="file of raw texts, one per line (default stdin)")
     p.add_argument("--format", default="text", choices=["text", "jsonl"],
                    help="text: label and probability (or word/TAG); jsonl: one JSON object a line")
-    p.add_argument("--batch-lines", type=int, default=64,
+    p.add_argument("--batch-lines", type=_at_least_one, default=64,
                    help="lines predicted together; each batch is printed as soon as it is done (default 64)")
     _add_checkpoint(p)
     _with_task_options(p, task, "predict")

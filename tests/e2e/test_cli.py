@@ -242,3 +242,9 @@ def test_the_building_blocks_the_docs_name_are_importable() -> None:
     assert nlpseq.data.read_records.__module__ == "nlpseq.data.records"
     with pytest.raises(AttributeError, match=r"nlpseq\.models"):
         nlpseq.models.Transformer  # noqa: B018
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_batch_lines_must_be_a_positive_whole_number(run_dir: Path, value: str) -> None:
+    done = nlpseq("predict", str(run_dir), "--batch-lines", value, stdin="good\n")
+    assert done.returncode == 2 and "--batch-lines" in done.stderr and done.stdout == ""
