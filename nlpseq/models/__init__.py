@@ -5,8 +5,7 @@ Each name is imported from its module on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from nlpseq.lazy import lazy_names
 
 # name -> the module that defines it (imported on first use, like ``nlpseq.train``).
 _LAZY: dict[str, str] = {
@@ -35,14 +34,4 @@ _LAZY: dict[str, str] = {
 }
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
