@@ -22,7 +22,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 
@@ -78,16 +78,19 @@ class DataConfig:
 class TokenizerConfig:
     """One tokenizer. ``kind`` picks the implementation in :mod:`nlpseq.tokenizers`."""
 
+    # "split" names dataset splits only; word-level keys say "segmentation" or "pretokenized".
+    renamed_keys: ClassVar[dict[str, str]] = {"pre_split": "pretokenized"}
+
     # sentencepiece: subwords trained on the training split; word: a vocabulary of whole words;
     # char: a vocabulary of characters.
     kind: Literal["sentencepiece", "word", "char"] = "word"
-    # Lower-case the text (word kind: each word after splitting), when building the vocabulary or
+    # Lower-case the text (word kind: each word after segmentation), when building the vocabulary or
     # model and at every later use.
     lowercase: bool = False
-    # Language of raw text, for word splitting (Moses rules with the language's non-breaking prefixes).
+    # Language of raw text, for word segmentation (Moses rules with the language's non-breaking prefixes).
     language: str = "en"
     # Word level: the text is already tokenised (PTB, WikiText): split on whitespace only, no Moses rules.
-    pre_split: bool = False
+    pretokenized: bool = False
     # sentencepiece
     # At least the 4 shared specials plus room for the characters of the text.
     vocab_size: int = ranged(8000, ge=16)

@@ -11,7 +11,7 @@ from pathlib import Path
 from nlpseq.errors import NlpseqError
 
 
-def split_lines(text: str) -> list[str]:
+def text_lines(text: str) -> list[str]:
     """Lines split on "\\n" only (str.splitlines also splits on U+2028, \\x0c, \\x85 ...), a CRLF's
     "\\r" dropped, no empty last line for a final newline: one line out per input line, always."""
     lines = text.split("\n")
@@ -39,7 +39,7 @@ def input_batches(path: str | None, size: int) -> Iterator[list[str]]:
         text = decode_line(raw, "<stdin>", number)
         if number == 1:
             text = text.removeprefix("\ufeff")
-        batch.extend(split_lines(text))
+        batch.extend(text_lines(text))
         if len(batch) >= size:
             yield batch
             batch = []
@@ -62,4 +62,4 @@ def read_input(path: str | None) -> list[str]:
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise NlpseqError(f"{name}:{line}: input is not UTF-8 (byte {raw[error.start]:#x})") from None
-    return split_lines(text.removeprefix("\ufeff"))
+    return text_lines(text.removeprefix("\ufeff"))

@@ -51,7 +51,7 @@ def _check_scheme(scheme: str) -> None:
         raise ValueError(f"unknown tag scheme {scheme!r}; valid schemes: {', '.join(SCHEMES)}")
 
 
-def split_tag(tag: str) -> tuple[str, str | None]:
+def parse_tag(tag: str) -> tuple[str, str | None]:
     """Split ``"B-PER"`` into ``("B", "PER")``; ``"O"`` gives ``("O", None)``.
 
     Only the first hyphen splits, so types may contain hyphens (``"B-ORG-X"`` -> ``("B", "ORG-X")``).
@@ -64,7 +64,7 @@ def split_tag(tag: str) -> tuple[str, str | None]:
 def _is_valid(tag: str, scheme: str) -> bool:
     if tag == "O":
         return True
-    prefix, entity_type = split_tag(tag)
+    prefix, entity_type = parse_tag(tag)
     return entity_type is not None and prefix in _PREFIXES[scheme]
 
 
@@ -97,7 +97,7 @@ def to_spans(tags: list[str], scheme: str) -> list[Span]:
     current: str | None = None  # type of the open entity, None when outside
     start = 0
     for position, tag in enumerate(tags):
-        prefix, entity_type = split_tag(tag)
+        prefix, entity_type = parse_tag(tag)
         continues = prefix in ("I", "E") and entity_type == current
         if current is not None and not continues:
             spans.append((current, start, position))
@@ -193,7 +193,7 @@ def allowed_transitions(
             raise ValueError(f"label {label!r} (index {index}) is not a valid {scheme} tag")
 
     num_tags = len(labels)
-    parts = [split_tag(label) for label in labels]
+    parts = [parse_tag(label) for label in labels]
     real = torch.tensor([label != PAD_LABEL for label in labels], dtype=torch.bool)
     if scheme is None:
         transitions = torch.ones(num_tags, num_tags, dtype=torch.bool)

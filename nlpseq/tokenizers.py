@@ -10,7 +10,7 @@ input (a list of words, for tagging) goes through ``encode_words``. A tokenizer 
 folder as ``NAME.json`` (plus ``NAME.model`` for sentencepiece) and :func:`load_tokenizer` restores it
 with identical ids.
 
-Raw text is split into words by :mod:`nlpseq.splitting` (Moses rules per language).
+Raw text is split into words by :mod:`nlpseq.segmentation` (Moses rules per language).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import sentencepiece as spm
 from nlpseq.config import TokenizerConfig
 from nlpseq.errors import ConfigError, DataError
 from nlpseq.fileio import write_json
-from nlpseq.splitting import LANGUAGES, check_language, split_words, splitter_name
+from nlpseq.segmentation import LANGUAGES, check_language, segment_words, segmenter_name
 
 log = logging.getLogger("nlpseq.data")
 
@@ -94,12 +94,12 @@ class _BatchVerbs:
 class VocabTokenizer(_BatchVerbs):
     """Word- or char-level tokenizer over an explicit vocabulary (``itos``: id -> string).
 
-    The word kind splits raw text with :func:`split_words` in ``language`` and lowercases or
-    normalises digits word by word afterwards, so the splitter sees the text as written.
+    The word kind splits raw text with :func:`segment_words` in ``language`` and lowercases or
+    normalises digits word by word afterwards, so the segmenter sees the text as written.
     """
 
     def __init__(self, kind: str, itos: list[str], lowercase: bool = False, normalize_digits: bool = False,
-                 language: str = "en", pre_split: bool = False):
+                 language: str = "en", pretokenized: bool = False):
         if kind not in ("word", "char"):
             raise ValueError(f"kind must be 'word' or 'char', got {kind!r}")
         if list(itos[: len(SPECIALS)]) != list(SPECIALS):
@@ -111,7 +111,7 @@ class VocabTokenizer(_BatchVerbs):
         self.normalize_digits = normalize_digits
         self.language = language
         # Already-tokenised text (PTB, WikiText): whitespace splitting only; "<unk>" in it is UNK_ID.
-        self.pre_split = pre_split
+        self.pretokenized = pretokenized
         self.itos = list(itos)
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
@@ -120,11 +120,11 @@ class VocabTokenizer(_BatchVerbs):
         return len(self.itos)
 
     @property
-    def splitter(self) -> str | None:
-        """The name of the word-splitting rules (None for the char kind, which does not split)."""
-        if self.kind == "word" and self.pre_split:
+    def segmenter(self) -> str | None:
+        """The name of the word segmentation rules (None for the char kind, which does not split)."""
+        if self.kind == "word" and self.pretokenized:
             return "whitespace"
-        return splitter_name(self.language) if self.kind == "word" else None
+        return segmenter_name(self.language) if self.kind == "word" else None
 
     def _norm(self, text: str) -> str:
         text = text.lower() if self.lowercase else text
@@ -134,7 +134,7 @@ class VocabTokenizer(_BatchVerbs):
     def tokenize(self, text: str) -> list[str]:
         if self.kind == "char":
             return list(self._norm(text))
-        words = text.split() if self.pre_split else split_words(text, self.language)
+        words = text.split() if self.pretokenized else segment_words(text, self.language)
         return [self._norm(word) for word in words]
 
     def _encode(self, text: str) -> list[int]:
@@ -168,14 +168,14 @@ class VocabTokenizer(_BatchVerbs):
         lowercase: bool = False,
         normalize_digits: bool = False,
         language: str = "en",
-        pre_split: bool = False,
+        pretokenized: bool = False,
     ) -> VocabTokenizer:
         """Count units in raw ``texts`` (or pre-split ``words``) and keep the frequent ones.
 
         Ties in frequency are broken alphabetically so the same data always gives the same ids.
         """
         counts: Counter[str] = Counter()
-        probe = cls(kind, list(SPECIALS), lowercase, normalize_digits, language, pre_split)
+        probe = cls(kind, list(SPECIALS), lowercase, normalize_digits, language, pretokenized)
         for text in texts or ():
             counts.update(probe.tokenize(text))
         for row in words or ():
@@ -186,12 +186,12 @@ class VocabTokenizer(_BatchVerbs):
                       key=lambda u: (-counts[u], u))
         if max_size is not None:
             kept = kept[: max(0, max_size - len(SPECIALS))]
-        return cls(kind, list(SPECIALS) + kept, lowercase, normalize_digits, language, pre_split)
+        return cls(kind, list(SPECIALS) + kept, lowercase, normalize_digits, language, pretokenized)
 
     @classmethod
     def from_vocab_file(cls, kind: str, path: str | Path, lowercase: bool = False,
                         normalize_digits: bool = False, language: str = "en",
-                        pre_split: bool = False) -> VocabTokenizer:
+                        pretokenized: bool = False) -> VocabTokenizer:
         """One unit per line (a second tab-separated column, e.g. a count, is ignored)."""
         path = Path(path)
         if not path.is_file():
@@ -204,16 +204,16 @@ class VocabTokenizer(_BatchVerbs):
                     raise DataError("empty vocabulary entry", path, number)
                 if unit not in SPECIALS and unit not in units:
                     units.append(unit)
-        return cls(kind, list(SPECIALS) + units, lowercase, normalize_digits, language, pre_split)
+        return cls(kind, list(SPECIALS) + units, lowercase, normalize_digits, language, pretokenized)
 
     def save(self, directory: str | Path, name: str = "tokenizer") -> None:
         meta: dict[str, object] = {"kind": self.kind, "lowercase": self.lowercase,
                                    "normalize_digits": self.normalize_digits}
         if self.kind == "word":
-            # Part of the file so that the tokenisation cache key changes with the splitting rules.
-            meta.update(splitter=self.splitter, language=self.language)
-            if self.pre_split:
-                meta["pre_split"] = True
+            # Part of the file so that the tokenisation cache key changes with the segmentation rules.
+            meta.update(segmenter=self.segmenter, language=self.language)
+            if self.pretokenized:
+                meta["pretokenized"] = True
         meta["itos"] = self.itos
         write_json(Path(directory) / f"{name}.json", meta)
 
@@ -311,7 +311,7 @@ def build_tokenizer(
 ) -> Tokenizer:
     """Build the tokenizer a config describes from training ``texts`` (or pre-split ``words``)."""
     if config.kind == "word" and config.language not in LANGUAGES:
-        raise ConfigError(f"tokenizer.language: no word-splitting rules for {config.language!r}; "
+        raise ConfigError(f"tokenizer.language: no word segmentation rules for {config.language!r}; "
                           f"valid languages: {', '.join(sorted(LANGUAGES))}")
     if config.kind == "sentencepiece":
         if texts is None:
@@ -321,9 +321,9 @@ def build_tokenizer(
         )
     if config.vocab_file is not None:
         return VocabTokenizer.from_vocab_file(config.kind, config.vocab_file, config.lowercase,
-                                              config.normalize_digits, config.language, config.pre_split)
+                                              config.normalize_digits, config.language, config.pretokenized)
     return VocabTokenizer.build(config.kind, texts, words, config.min_freq, config.max_size, config.lowercase,
-                                config.normalize_digits, config.language, config.pre_split)
+                                config.normalize_digits, config.language, config.pretokenized)
 
 
 def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> Tokenizer:
@@ -349,13 +349,15 @@ def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> Tokenizer:
 
 
 def _load_vocab_tokenizer(path: Path, meta: dict) -> VocabTokenizer:
-    # A word tokenizer saved before the splitter was recorded is read as today's English rules (its
-    # regex splitter no longer exists; the two agree on most text, e.g. "do n't", "it 's").
+    # A word tokenizer saved before the segmenter was recorded is read as today's English rules (its
+    # regex segmenter no longer exists; the two agree on most text, e.g. "do n't", "it 's").
+    # Files written before the "split" names were kept for dataset splits say "pre_split"/"splitter".
     language = meta.get("language", "en")
+    pretokenized = meta.get("pretokenized", meta.get("pre_split", False))
     tokenizer = VocabTokenizer(meta["kind"], meta["itos"], meta["lowercase"],
-                               meta.get("normalize_digits", False), language, meta.get("pre_split", False))
-    saved = meta.get("splitter")
-    if saved is not None and saved != tokenizer.splitter:
-        log.warning("%s was built with word splitter %r but nlpseq now splits with %r: words may map to "
-                    "different ids than in training", path, saved, tokenizer.splitter)
+                               meta.get("normalize_digits", False), language, pretokenized)
+    saved = meta.get("segmenter", meta.get("splitter"))
+    if saved is not None and saved != tokenizer.segmenter:
+        log.warning("%s was built with word segmenter %r but nlpseq now splits with %r: words may map to "
+                    "different ids than in training", path, saved, tokenizer.segmenter)
     return tokenizer

@@ -26,7 +26,7 @@ from nlpseq.data.tagged_readers import read_tagged_file
 from nlpseq.errors import DataError
 from nlpseq.metrics.tagging import entity_scores, token_accuracy
 from nlpseq.models.tagger import SequenceTagger, TaggerConfig
-from nlpseq.splitting import split_words_with_offsets
+from nlpseq.segmentation import segment_words_with_offsets
 from nlpseq.tasks.common import (
     DatasetSplits,
     gather_by_index,
@@ -195,7 +195,7 @@ class TaggingTask(DatasetSplits, Task):
         if self.scheme is not None:
             # Every tag the scheme allows for the types seen, so decoding may use e.g. S-MISC even if
             # training never showed one; "O" first for readability.
-            types = sorted({schemes.split_tag(t)[1] for t in found} - {None})
+            types = sorted({schemes.parse_tag(t)[1] for t in found} - {None})
             prefixes = {"IOB1": "BI", "IOB2": "BI", "IOBES": "BIES"}[self.scheme]
             found = ["O"] + [f"{p}-{t}" for t in types for p in prefixes]
         return found
@@ -218,7 +218,7 @@ class TaggingTask(DatasetSplits, Task):
 
     def _check_tags(self, split: Split) -> None:
         known = set(self.tags)
-        types = sorted({schemes.split_tag(t)[1] for t in self.tags} - {None})
+        types = sorted({schemes.parse_tag(t)[1] for t in self.tags} - {None})
         for row, line in zip(split.dataset["tags"], split.dataset["line"], strict=True):
             for position, tag in enumerate(row):
                 if tag in known:
@@ -226,7 +226,7 @@ class TaggingTask(DatasetSplits, Task):
                 if self.scheme is not None:
                     # Tags here are already in the training scheme (a file's B-ORG may be S-ORG now), and
                     # the vocabulary holds every prefix of the known types: the type is what is unknown.
-                    raise DataError(f"entity type {schemes.split_tag(tag)[1]!r} (word {position + 1}) never "
+                    raise DataError(f"entity type {schemes.parse_tag(tag)[1]!r} (word {position + 1}) never "
                                     f"occurs in the training data; known types: {', '.join(types)}",
                                     split.source, line)
                 raise DataError(f"tag {tag!r} (word {position + 1}) never occurs in the training data; "
@@ -323,7 +323,7 @@ class TaggingTask(DatasetSplits, Task):
         """Split raw lines into words and tag them; NER results also list entity spans with character
         offsets into the line. Over-long lines are an error naming the line (1-based in ``texts``)."""
         limit = self.config.data.max_length
-        split = [split_words_with_offsets(text, self.config.tokenizer.language) for text in texts]
+        split = [segment_words_with_offsets(text, self.config.tokenizer.language) for text in texts]
         rows = []
         for number, words in enumerate(split, 1):
             if len(words) > limit:

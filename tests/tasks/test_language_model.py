@@ -202,8 +202,8 @@ def test_a_language_model_resumes_exactly(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------- data
-def test_pre_split_word_tokens_keep_ptb_unk_and_split_on_spaces_only() -> None:
-    tokenizer = VocabTokenizer.build("word", ["the cat 's <unk> mr. N"], pre_split=True)
+def test_pretokenized_word_tokens_keep_ptb_unk_and_split_on_spaces_only() -> None:
+    tokenizer = VocabTokenizer.build("word", ["the cat 's <unk> mr. N"], pretokenized=True)
     assert tokenizer.tokenize("the cat 's <unk> mr. N") == ["the", "cat", "'s", "<unk>", "mr.", "N"]
     assert tokenizer.encode("<unk> rug")[0] == UNK_ID and tokenizer.encode("<unk> rug")[1] == UNK_ID
     assert "<unk>" not in tokenizer.itos[4:]

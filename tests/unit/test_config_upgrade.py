@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from nlpseq.config import Config
+import pytest
+
+from nlpseq.config import Config, TokenizerConfig, from_dict
 from nlpseq.config_upgrade import upgrade
+from nlpseq.errors import ConfigError
 from nlpseq.tasks import get_task
 
 
@@ -28,3 +31,14 @@ def test_renamed_moved_keys_and_renamed_values_take_todays_names() -> None:
                      "model.embedding_dropout -> model.embedding.type_dropout"]
     today = {"task": "lm", "model": {"embedding": {"embedding_dim": 8}}}
     assert upgrade(today, Config, sections("lm")) == (today, [])
+
+
+def test_word_level_keys_no_longer_say_split() -> None:
+    # "split" names dataset splits only: the LM recipes' old tokenizer.pre_split is read as pretokenized
+    # from a saved run, and refused with its new name from a recipe.
+    old = {"task": "lm", "tokenizer": {"kind": "word", "pre_split": True}}
+    new, notes = upgrade(old, Config, sections("lm"))
+    assert new["tokenizer"] == {"kind": "word", "pretokenized": True}
+    assert notes == ["tokenizer.pre_split -> tokenizer.pretokenized"]
+    with pytest.raises(ConfigError, match=r"^tokenizer\.pre_split is now tokenizer\.pretokenized$"):
+        from_dict(TokenizerConfig, {"pre_split": True}, "tokenizer")

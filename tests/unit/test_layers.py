@@ -5,7 +5,7 @@ modules import each other, directly or in a circle.
     tasks                         one module per task family, the registry, the task contract
     training                      the one training loop, checkpoints, optimisers, plots
     data, models, metrics, ...    building blocks: they know no task and no training loop
-    config, errors, fileio, distributed, splitting, recipes   leaves
+    config, errors, fileio, distributed, segmentation, recipes   leaves
 """
 
 from __future__ import annotations

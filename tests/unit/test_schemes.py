@@ -13,7 +13,7 @@ from nlpseq.schemes import (
     allowed_transitions,
     convert,
     from_spans,
-    split_tag,
+    parse_tag,
     to_spans,
     validate,
 )
@@ -40,12 +40,12 @@ ROUND_TRIP_IOB2 = [
 ]
 
 
-def test_split_tag():
-    assert split_tag("O") == ("O", None)
-    assert split_tag("B-PER") == ("B", "PER")
-    assert split_tag("S-ORG-X") == ("S", "ORG-X")
-    assert split_tag("I-") == ("I", None)
-    assert split_tag("I") == ("I", None)
+def test_parse_tag():
+    assert parse_tag("O") == ("O", None)
+    assert parse_tag("B-PER") == ("B", "PER")
+    assert parse_tag("S-ORG-X") == ("S", "ORG-X")
+    assert parse_tag("I-") == ("I", None)
+    assert parse_tag("I") == ("I", None)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

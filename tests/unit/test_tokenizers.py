@@ -9,7 +9,7 @@ import pytest
 
 from nlpseq.config import TokenizerConfig
 from nlpseq.errors import ConfigError, DataError
-from nlpseq.splitting import LANGUAGES, split_words, split_words_with_offsets
+from nlpseq.segmentation import LANGUAGES, segment_words, segment_words_with_offsets
 from nlpseq.tokenizers import (
     BOS_ID,
     EOS_ID,
@@ -77,7 +77,7 @@ def test_char_vocabulary_order_and_ids():
     assert tokenizer.decode([7, 4, 5, 6, 4]) == "cab a"
 
 
-def test_build_from_pre_split_words():
+def test_build_from_pre_segment_words():
     word = VocabTokenizer.build("word", words=[["New", "York"], ["New", "Delhi"]])
     assert word.itos == [*SPECIALS, "New", "Delhi", "York"]
     char = VocabTokenizer.build("char", words=[["ab"], ["b"]])
@@ -222,7 +222,7 @@ def test_build_tokenizer_sentencepiece(model_type):
     assert from_words.encode("green stone") == tokenizer.encode("green stone")
 
 
-# --- word splitting (Moses, Penn Treebank contractions for English) -------------------------------
+# --- word segmentation (Moses, Penn Treebank contractions for English) -------------------------------
 
 @pytest.mark.parametrize(("text", "words"), [
     ("Mr. Smith can't go.", ["Mr.", "Smith", "ca", "n't", "go", "."]),
@@ -245,9 +245,9 @@ def test_build_tokenizer_sentencepiece(model_type):
     ("", []),
     (" \t\n ", []),
 ])
-def test_split_words_english(text, words):
-    assert split_words(text) == words
-    assert split_words(text, language="en") == words
+def test_segment_words_english(text, words):
+    assert segment_words(text) == words
+    assert segment_words(text, language="en") == words
 
 
 @pytest.mark.parametrize(("text", "words"), [
@@ -258,15 +258,15 @@ def test_split_words_english(text, words):
       "autre", "."]),
     ("C'est M. Dupont.", ["C'", "est", "M.", "Dupont", "."]),
 ])
-def test_split_words_french(text, words):
-    assert split_words(text, language="fr") == words
+def test_segment_words_french(text, words):
+    assert segment_words(text, language="fr") == words
 
 
-def test_split_words_language_rules_differ():
-    assert split_words("can't", language="fr") == ["can'", "t"]
-    assert split_words("l'homme", language="en") == ["l", "'homme"]
-    with pytest.raises(ValueError, match="no word-splitting rules for language 'english'"):
-        split_words("hi", language="english")
+def test_segment_words_language_rules_differ():
+    assert segment_words("can't", language="fr") == ["can'", "t"]
+    assert segment_words("l'homme", language="en") == ["l", "'homme"]
+    with pytest.raises(ValueError, match="no word segmentation rules for language 'english'"):
+        segment_words("hi", language="english")
 
 
 def test_languages_are_those_sacremoses_has_rules_for():
@@ -289,9 +289,9 @@ TRICKY_TEXTS = [
 
 @pytest.mark.parametrize("language", ["en", "fr", "de"])
 @pytest.mark.parametrize("text", TRICKY_TEXTS)
-def test_split_words_with_offsets_slice_back_to_the_words(text, language):
-    spans = split_words_with_offsets(text, language)
-    assert [word for word, _, _ in spans] == split_words(text, language)
+def test_segment_words_with_offsets_slice_back_to_the_words(text, language):
+    spans = segment_words_with_offsets(text, language)
+    assert [word for word, _, _ in spans] == segment_words(text, language)
     assert all(text[start:end] == word and word for word, start, end in spans)
     assert all(a[2] <= b[1] for a, b in itertools.pairwise(spans))
     # Only whitespace (and control characters) falls between words.
@@ -299,27 +299,27 @@ def test_split_words_with_offsets_slice_back_to_the_words(text, language):
     assert all(text[i].isspace() or text[i] < " " for i in range(len(text)) if i not in covered)
 
 
-def test_split_words_with_offsets_exact():
+def test_segment_words_with_offsets_exact():
     text = "  Don't stop,\twell-made  films!"
-    assert split_words_with_offsets(text) == [
+    assert segment_words_with_offsets(text) == [
         ("Do", 2, 4), ("n't", 4, 7), ("stop", 8, 12), (",", 12, 13), ("well-made", 14, 23), ("films", 25, 30),
         ("!", 30, 31)]
 
 
-def test_split_words_with_offsets_random_text():
-    """Exact offsets on random strings of the characters the splitter treats specially."""
+def test_segment_words_with_offsets_random_text():
+    """Exact offsets on random strings of the characters the segmenter treats specially."""
     pieces = [*"aAnNtTs03 .,:/'’\"“”‘`-()&@#!?\t\n\u00a0\x01é東", "n't", "cannot", "DOTMULTI", "...", "Mr.",
               "U.S.", "aujourd'hui"]
     rng = random.Random(0)
     for _ in range(300):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 20)))
         for language in ("en", "fr"):
-            spans = split_words_with_offsets(text, language)
+            spans = segment_words_with_offsets(text, language)
             assert all(text[start:end] == word and word for word, start, end in spans), (text, spans)
 
 
-def test_word_tokenizer_lowercases_after_splitting():
-    # Splitting the lowercased text would keep "home." whole (a "." before a lowercase word is an
+def test_word_tokenizer_lowercases_after_segmentation():
+    # Segmenting the lowercased text would keep "home." whole (a "." before a lowercase word is an
     # abbreviation to Moses); the tokenizer splits the text as written.
     tokenizer = VocabTokenizer.build("word", ["We went home. Then we ate."], lowercase=True)
     assert tokenizer.tokenize("We went HOME. Then") == ["we", "went", "home", ".", "then"]
@@ -331,59 +331,69 @@ def test_word_tokenizer_built_on_text_reloads_with_identical_ids(tmp_path):
     assert {"Mr.", "ca", "n't", "3.5", "U.S.", "'ll", "can", "not"} <= set(tokenizer.itos)
     tokenizer.save(tmp_path, "words")
     meta = json.loads((tmp_path / "words.json").read_text(encoding="utf-8"))
-    assert (meta["splitter"], meta["language"]) == ("moses-penn-en", "en")
+    assert (meta["segmenter"], meta["language"]) == ("moses-penn-en", "en")
     loaded = load_tokenizer(tmp_path, "words")
-    assert (loaded.splitter, loaded.language, loaded.itos) == ("moses-penn-en", "en", tokenizer.itos)
+    assert (loaded.segmenter, loaded.language, loaded.itos) == ("moses-penn-en", "en", tokenizer.itos)
     batch = [*texts, "Mrs. Smith won't go", ""]
     assert loaded.encode(batch) == tokenizer.encode(batch)
 
 
-def test_french_word_tokenizer_records_its_splitter(tmp_path):
+def test_french_word_tokenizer_records_its_segmenter(tmp_path):
     tokenizer = build_tokenizer(TokenizerConfig(kind="word", language="fr"), ["l'homme aujourd'hui"])
     assert tokenizer.itos == [*SPECIALS, "aujourd'hui", "homme", "l'"]
     tokenizer.save(tmp_path, "fr")
     meta = json.loads((tmp_path / "fr.json").read_text(encoding="utf-8"))
-    assert (meta["splitter"], meta["language"]) == ("moses-fr", "fr")
+    assert (meta["segmenter"], meta["language"]) == ("moses-fr", "fr")
     loaded = load_tokenizer(tmp_path, "fr")
     assert loaded.language == "fr"
     assert loaded.encode("L'homme aujourd'hui") == tokenizer.encode("L'homme aujourd'hui") == [UNK_ID, 5, 4]
 
 
-def test_splitter_is_part_of_the_saved_file(tmp_path):
+def test_segmenter_is_part_of_the_saved_file(tmp_path):
     # The tokenisation cache is keyed on a hash of the tokenizer files: the same vocabulary split by
     # other rules must not give the same file.
     itos = [*SPECIALS, "l'", "homme"]
     VocabTokenizer("word", itos, language="en").save(tmp_path, "en")
     VocabTokenizer("word", itos, language="fr").save(tmp_path, "fr")
     assert (tmp_path / "en.json").read_bytes() != (tmp_path / "fr.json").read_bytes()
-    # The char kind does not split words, so it records no splitter.
+    # The char kind does not split words, so it records no segmenter.
     VocabTokenizer("char", [*SPECIALS, "a"]).save(tmp_path, "chars")
     meta = json.loads((tmp_path / "chars.json").read_text(encoding="utf-8"))
-    assert "splitter" not in meta and "language" not in meta
-    assert load_tokenizer(tmp_path, "chars").splitter is None
+    assert "segmenter" not in meta and "language" not in meta
+    assert load_tokenizer(tmp_path, "chars").segmenter is None
 
 
-def test_tokenizer_saved_without_a_splitter_loads_as_english(tmp_path):
-    # Files written before the splitter was recorded (by the old regex splitter).
+def test_tokenizer_saved_without_a_segmenter_loads_as_english(tmp_path):
+    # Files written before the segmenter was recorded (by the old regex segmenter).
     meta = {"kind": "word", "lowercase": False, "normalize_digits": False, "itos": [*SPECIALS, "do", "n't"]}
     (tmp_path / "old.json").write_text(json.dumps(meta), encoding="utf-8")
     loaded = load_tokenizer(tmp_path, "old")
-    assert (loaded.splitter, loaded.language) == ("moses-penn-en", "en")
+    assert (loaded.segmenter, loaded.language) == ("moses-penn-en", "en")
     assert loaded.encode("don't") == [4, 5]
 
 
-def test_tokenizer_saved_by_other_splitting_rules_warns(tmp_path, caplog):
-    meta = {"kind": "word", "lowercase": False, "splitter": "moses-penn-en-0", "language": "en",
+def test_tokenizer_saved_with_the_old_split_keys_loads(tmp_path, caplog):
+    # Before "split" named dataset splits only, tokenizer files said pre_split and splitter.
+    meta = {"kind": "word", "lowercase": False, "itos": [*SPECIALS, "don't"], "pre_split": True,
+            "splitter": "whitespace", "language": "en"}
+    (tmp_path / "old.json").write_text(json.dumps(meta), encoding="utf-8")
+    loaded = load_tokenizer(tmp_path, "old")
+    assert (loaded.pretokenized, loaded.segmenter) == (True, "whitespace")
+    assert loaded.encode("don't") == [4] and not caplog.records
+
+
+def test_tokenizer_saved_by_other_segmentation_rules_warns(tmp_path, caplog):
+    meta = {"kind": "word", "lowercase": False, "segmenter": "moses-penn-en-0", "language": "en",
             "itos": list(SPECIALS)}
     (tmp_path / "future.json").write_text(json.dumps(meta), encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="nlpseq.data"):
         load_tokenizer(tmp_path, "future")
-    assert ("built with word splitter 'moses-penn-en-0' but nlpseq now splits with 'moses-penn-en'"
+    assert ("built with word segmenter 'moses-penn-en-0' but nlpseq now splits with 'moses-penn-en'"
             in caplog.text)
 
 
 def test_unknown_language_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"^tokenizer\.language: no word-splitting rules for 'english'"):
+    with pytest.raises(ConfigError, match=r"^tokenizer\.language: no word segmentation rules for 'english'"):
         build_tokenizer(TokenizerConfig(kind="word", language="english"), CORPUS)
     # Sentencepiece and char tokenizers do not split words: the language does not matter to them.
     assert build_tokenizer(TokenizerConfig(kind="char", language="english"), CORPUS).kind == "char"

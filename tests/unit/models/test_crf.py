@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nlpseq.models.crf import CRF
-from nlpseq.schemes import allowed_transitions, split_tag
+from nlpseq.schemes import allowed_transitions, parse_tag
 
 BATCH = 3
 
@@ -170,7 +170,7 @@ def test_scheme_constraints_beat_strong_emissions():
         assert _is_legal(crf, path)
         assert labels.index("<pad>") not in path
         # Legal IOBES never leaves an entity open at the end or continues one not begun.
-        prefixes = [split_tag(labels[tag])[0] for tag in path]
+        prefixes = [parse_tag(labels[tag])[0] for tag in path]
         assert prefixes[0] not in ("I", "E") and prefixes[-1] not in ("B", "I")
 
     # One row where emissions all but name an illegal path: start inside an entity.

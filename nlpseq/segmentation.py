@@ -1,4 +1,4 @@
-"""Splitting raw text into words, with exact character offsets.
+"""Segmenting raw text into words, with exact character offsets.
 
 Raw text is split into words (word tokenizers, raw-text tagging) by the Moses tokenizer of
 ``sacremoses``, ``MosesTokenizer(language).tokenize(text, escape=False)`` without aggressive dash
@@ -17,17 +17,17 @@ splits, with the language's non-breaking prefixes ("Mr.", "U.S." stay whole) and
 - Any other language Moses has non-breaking prefixes for (``moses-de``, ...): Moses as it is.
 
 On top of Moses, for every language: every word is an exact slice of the input (characters are never
-escaped or rewritten), which is what lets :func:`split_words_with_offsets` give exact offsets; the
+escaped or rewritten), which is what lets :func:`segment_words_with_offsets` give exact offsets; the
 typographic apostrophe ’ splits like ' ("don’t" -> do n’t); a quote that opens or closes the text
 splits off as it does inside it ("'Hello'" -> ' Hello ', as in Moses' Perl original); digits joined
 by ":" or "/" stay whole ("10:30", "3/4"), as in the Penn Treebank; control characters separate words
 instead of vanishing.
 
-Splitting runs at ~120k words/s on one core, about 10x slower than a single regex, once per dataset (the
+Segmentation runs at ~120k words/s on one core, about 10x slower than a single regex, once per dataset (the
 tokenised splits are cached).
 
-The splitter's name is saved with every word tokenizer, so the tokenisation cache (keyed on a hash of
-the tokenizer files) follows the splitting rules: give the rules a new name when they change.
+The segmenter's name is saved with every word tokenizer, so the tokenisation cache (keyed on a hash of
+the tokenizer files) follows the segmentation rules: give the rules a new name when they change.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sacremoses import MosesTokenizer
 
-__all__ = ["LANGUAGES", "check_language", "split_words", "split_words_with_offsets", "splitter_name"]
+__all__ = ["LANGUAGES", "check_language", "segment_words", "segment_words_with_offsets", "segmenter_name"]
 
 # The languages sacremoses has non-breaking prefixes for (``NonbreakingPrefixes().available_langs``),
 # plus the two more it has CJK rules for. Listed here because importing sacremoses takes ~0.5 s, paid
@@ -67,8 +67,8 @@ _EDGE = "X"
 _EN_SPLITS = {"cannot": 3, "gimme": 3, "gonna": 3, "gotta": 3, "lemme": 3, "wanna": 3}
 
 
-def splitter_name(language: str = "en") -> str:
-    """The name of the word-splitting rules for ``language`` (saved with every word tokenizer)."""
+def segmenter_name(language: str = "en") -> str:
+    """The name of the word segmentation rules for ``language`` (saved with every word tokenizer)."""
     return "moses-penn-en" if language == "en" else f"moses-{language}"
 
 
@@ -80,7 +80,7 @@ def _moses(language: str) -> MosesTokenizer:
     word ending in "."), which is most of its time (hplt-project/sacremoses#149, not merged).
     """
     if language not in LANGUAGES:
-        raise ValueError(f"no word-splitting rules for language {language!r}; "
+        raise ValueError(f"no word segmentation rules for language {language!r}; "
                          f"valid languages: {', '.join(sorted(LANGUAGES))}")
     from sacremoses import MosesTokenizer
 
@@ -92,7 +92,7 @@ def _moses(language: str) -> MosesTokenizer:
 
 
 def check_language(language: str) -> None:
-    """Raise ValueError naming the valid languages when ``language`` has no splitting rules."""
+    """Raise ValueError naming the valid languages when ``language`` has no segmentation rules."""
     _moses(language)
 
 
@@ -129,7 +129,7 @@ def _split_spans(text: str, language: str) -> list[tuple[int, int]]:
     # a word stands in for the padding here, and goes.
     tokens = _moses(language).tokenize(f"{_EDGE} {masked} {_EDGE}", escape=False)
     if tokens[0] != _EDGE or tokens[-1] != _EDGE:
-        raise RuntimeError(f"word splitting lost its edge markers in {text!r}")
+        raise RuntimeError(f"word segmentation lost its edge markers in {text!r}")
     spans = []
     position = 0
     for token in tokens[1:-1]:
@@ -137,14 +137,14 @@ def _split_spans(text: str, language: str) -> list[tuple[int, int]]:
         # Moses only inserts spaces into the masked text, so each token follows the last after
         # whitespace at most; anything else is a rewrite the masks missed.
         if start < 0 or (start > position and not masked[position:start].isspace()):
-            raise RuntimeError(f"word splitting changed the text: {token!r} not found at {position} "
+            raise RuntimeError(f"word segmentation changed the text: {token!r} not found at {position} "
                                f"in {text!r}")
         position = start + len(token)
         spans.append((start, position))
     return _penn_contractions(masked, spans) if language == "en" else spans
 
 
-def split_words(text: str, language: str = "en") -> list[str]:
+def segment_words(text: str, language: str = "en") -> list[str]:
     """Split raw text into words and punctuation (used by word tokenizers and raw-text tagging).
 
     See the module docstring for the rules; every word is a slice of ``text``.
@@ -152,6 +152,6 @@ def split_words(text: str, language: str = "en") -> list[str]:
     return [text[start:end] for start, end in _split_spans(text, language)]
 
 
-def split_words_with_offsets(text: str, language: str = "en") -> list[tuple[str, int, int]]:
-    """Like :func:`split_words`, with each word's [start, end) character offsets into ``text``."""
+def segment_words_with_offsets(text: str, language: str = "en") -> list[tuple[str, int, int]]:
+    """Like :func:`segment_words`, with each word's [start, end) character offsets into ``text``."""
     return [(text[start:end], start, end) for start, end in _split_spans(text, language)]
