@@ -194,6 +194,12 @@ class TrainerConfig:
     max_bad_steps: int = ranged(10, ge=1)
     # Show a live progress bar (rank 0, and only when stderr is a terminal).
     progress: bool = True
+    # Also write the rows of metrics.jsonl as TensorBoard scalars into run_dir/tensorboard/ (rank 0;
+    # needs the ``tensorboard`` extra).
+    tensorboard: bool = False
+    # Warm start: a trained run folder of the same task whose vocabularies and weights (every tensor
+    # whose name and shape fit this model) start a fresh run; the optimizer and schedule start anew.
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.optimizer == "asgd" and self.ema_decay is not None:

@@ -27,8 +27,8 @@ log = logging.getLogger("nlpseq.run")
 # Keys that change how long and how visibly a run trains, never what it learns from step to step.
 SAFE_ON_RESUME = (
     "trainer.max_epochs", "trainer.max_steps", "trainer.max_minutes", "trainer.patience",
-    "trainer.eval_every", "trainer.log_every", "trainer.progress", "trainer.num_workers", "trainer.device",
-    "trainer.max_bad_steps",
+    "trainer.eval_every", "trainer.log_every", "trainer.progress", "trainer.tensorboard",
+    "trainer.num_workers", "trainer.device", "trainer.max_bad_steps",
 )
 CHANGES_FILE = "resume_changes.jsonl"
 
