@@ -18,7 +18,15 @@ import torch
 
 import nlpseq
 from nlpseq import distributed
-from nlpseq.config import Config, config_hash, save_config, to_dict
+from nlpseq.config import (
+    Config,
+    config_hash,
+    path_keys,
+    resolve_paths,
+    save_config,
+    to_dict,
+    with_resolved_paths,
+)
 from nlpseq.errors import NlpseqError
 from nlpseq.fileio import write_json
 from nlpseq.recipes import find_recipe
@@ -28,6 +36,7 @@ from nlpseq.tasks.options import GenerationOptions, OptionError, check_options
 from nlpseq.training.checkpoint import load_checkpoint
 from nlpseq.training.device import choose_device
 from nlpseq.training.trainer import Trainer
+from nlpseq.training.warmstart import WarmStart
 
 log = logging.getLogger("nlpseq")
 
@@ -61,8 +70,13 @@ def train(config: Config | str | Path, overrides: list[str] | dict[str, Any] | N
         config = load_config(find_recipe(str(config)), _override_list(overrides))
     elif overrides:
         raise ValueError("overrides apply to recipe files; edit the Config object instead")
+    # Data and other local paths are saved absolute, so the run folder works from any directory; a
+    # saved config of an earlier version kept them as typed, which are read against this directory.
+    config = with_resolved_paths(config)
     run_dir = Path(config.run_dir)
-    changes = check_resume(run_dir, saved_config(run_dir), to_dict(config), allow_changes)
+    saved = saved_config(run_dir)
+    saved = resolve_paths(saved, path_keys(config)) if saved is not None else None
+    changes = check_resume(run_dir, saved, to_dict(config), allow_changes)
     device = choose_device(config.trainer.device)
     device = distributed.setup(device.type) or device
     rank, world = distributed.rank_and_world()
@@ -119,8 +133,11 @@ def _train(config: Config, run_dir: Path, device: torch.device, rank: int, world
     seed_everything(config.trainer.seed)
     started = time.perf_counter()
     task = get_task(config.task)(config, run_dir)
+    warm = _warm_start(config, run_dir, rank)
     task.prepare()
     model = task.build_model(training=True)
+    if warm is not None:
+        warm.load_weights(model)
     if rank == 0:  # data and model are good: the run now exists under this config
         save_config(config, run_dir / "config.yaml")
         record_changes(run_dir, changes)
@@ -162,6 +179,18 @@ def _train(config: Config, run_dir: Path, device: torch.device, rank: int, world
         task.report(results)
     distributed.teardown()
     return results
+
+
+def _warm_start(config: Config, run_dir: Path, rank: int) -> WarmStart | None:
+    """``trainer.init_from`` checked, its tokenizers copied in (rank 0); None when not asked for or when
+    the run resumes from its own ``last.pt`` (it was warm-started at its first start)."""
+    if config.trainer.init_from is None or (run_dir / "checkpoints" / "last.pt").is_file():
+        return None
+    warm = WarmStart.check(config.trainer.init_from, config.task, run_dir)
+    if rank == 0:
+        warm.copy_vocabularies(run_dir)
+    distributed.barrier()
+    return warm
 
 
 class Predictor:

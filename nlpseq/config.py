@@ -14,6 +14,7 @@ recipe files and overrides is :mod:`nlpseq.config_files`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -28,7 +29,7 @@ import yaml
 
 from nlpseq.errors import ConfigError
 from nlpseq.fileio import write_text
-from nlpseq.ranges import matching, ranged
+from nlpseq.ranges import local_path, matching, ranged
 
 
 @dataclass
@@ -49,11 +50,11 @@ class DataConfig:
     # The hub dataset's configuration (subset) name (None: the dataset's default).
     hub_config: str | None = None
     # Local training file, in ``format`` (for ``format: parallel``, the prefix of the two files).
-    train: str | None = None
+    train: str | None = local_path()
     # Local validation file (None: the corpus's, else valid_fraction of train is held out).
-    valid: str | None = None
+    valid: str | None = local_path()
     # Local test file (None: the corpus's, else no test split).
-    test: str | None = None
+    test: str | None = local_path()
     # Hub split read as training data (local files are mapped onto train/valid/test directly).
     train_split: str = "train"
     # Hub split read as validation data (None: valid_fraction of train is held out).
@@ -71,7 +72,7 @@ class DataConfig:
     max_length: int = ranged(512, ge=1)
     # Cache folder: hub downloads (None: the ``datasets`` default) and tokenised splits (None:
     # $NLPSEQ_DATA/.cache, or data/.cache without it).
-    cache_dir: str | None = None
+    cache_dir: str | None = local_path()
 
 
 @dataclass
@@ -107,7 +108,7 @@ class TokenizerConfig:
     max_size: int | None = ranged(None, ge=1)
     # Take the vocabulary from this file (one unit per line; a tab and what follows are ignored)
     # instead of counting the training data: min_freq and max_size are then unused.
-    vocab_file: str | None = None
+    vocab_file: str | None = local_path()
 
 
 @dataclass
@@ -199,7 +200,7 @@ class TrainerConfig:
     tensorboard: bool = False
     # Warm start: a trained run folder of the same task whose vocabularies and weights (every tensor
     # whose name and shape fit this model) start a fresh run; the optimizer and schedule start anew.
-    init_from: str | None = None
+    init_from: str | None = local_path()
 
     def __post_init__(self) -> None:
         if self.optimizer == "asgd" and self.ema_decay is not None:
@@ -365,6 +366,46 @@ def parse_config(values: dict[str, Any], data: type, model: type, where: str | N
         return from_dict(Config, values, sections={"data": data, "model": model, "tokenizer": tokenizer})
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}" if where is not None else str(error)) from None
+
+
+def path_keys(obj: Any, prefix: str = "") -> list[str]:
+    """Dotted keys of every local-path field (:func:`nlpseq.ranges.local_path`) of a config."""
+    keys = []
+    for item in dataclasses.fields(obj):
+        value, key = getattr(obj, item.name), _join(prefix, item.name)
+        if item.metadata.get("path"):
+            keys.append(key)
+        elif dataclasses.is_dataclass(value):
+            keys.extend(path_keys(value, key))
+    return keys
+
+
+def resolve_paths(values: dict[str, Any], keys: list[str], base: Path | None = None) -> dict[str, Any]:
+    """A copy of raw config ``values`` whose local paths at dotted ``keys`` are absolute (against
+    ``base``, default the working directory, ``~`` expanded): a run folder's ``config.yaml`` then works
+    from any directory, and ``nlpseq evaluate RUN`` finds the data wherever it is run."""
+    values = copy.deepcopy(values)
+    for key in keys:
+        *parents, name = key.split(".")
+        node = values
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(name), str) and node[name]:
+            node[name] = str(((base or Path.cwd()) / Path(node[name]).expanduser()).resolve())
+    return values
+
+
+def with_resolved_paths(config: Config, base: Path | None = None) -> Config:
+    """A copy of ``config`` with every local path absolute, as :func:`resolve_paths` makes them."""
+    config = copy.deepcopy(config)
+    resolved = resolve_paths(to_dict(config), path_keys(config), base)
+    for key in path_keys(config):
+        *parents, name = key.split(".")
+        node, value = config, resolved
+        for part in parents:
+            node, value = getattr(node, part), value[part]
+        setattr(node, name, value[name])
+    return config
 
 
 def save_config(config: Config, path: str | Path) -> None:

@@ -44,3 +44,9 @@ def matching(default: str, pattern: str, what: str) -> Any:
         return None if compiled.fullmatch(value) else f"{value!r} is not {what}"
 
     return field(default=default, metadata={"check": check})
+
+
+def local_path(default: str | None = None) -> Any:
+    """A field naming a local file or folder. :func:`nlpseq.config.resolve_paths` makes it absolute when
+    a run starts, so the saved ``config.yaml`` works from any directory."""
+    return field(default=default, metadata={"path": True})

@@ -28,7 +28,7 @@ import sentencepiece as spm
 
 from nlpseq.config import TokenizerConfig
 from nlpseq.errors import ConfigError, DataError
-from nlpseq.fileio import write_json
+from nlpseq.fileio import atomic_write, write_json
 from nlpseq.segmentation import LANGUAGES, check_language, segment_words, segmenter_name
 
 log = logging.getLogger("nlpseq.data")
@@ -279,7 +279,7 @@ class SentencePieceTokenizer(_BatchVerbs):
 
     def save(self, directory: str | Path, name: str = "tokenizer") -> None:
         directory = Path(directory)
-        (directory / f"{name}.model").write_bytes(self.model_proto)
+        atomic_write(directory / f"{name}.model", lambda tmp: tmp.write_bytes(self.model_proto))
         write_json(directory / f"{name}.json",
                     {"kind": self.kind, "lowercase": self.lowercase, "model": f"{name}.model"})
 
@@ -360,4 +360,26 @@ def _load_vocab_tokenizer(path: Path, meta: dict) -> VocabTokenizer:
     if saved is not None and saved != tokenizer.segmenter:
         log.warning("%s was built with word segmenter %r but nlpseq now splits with %r: words may map to "
                     "different ids than in training", path, saved, tokenizer.segmenter)
+    return tokenizer
+
+
+def saved_tokenizers(directory: str | Path) -> list[str]:
+    """Names of the tokenizers saved in a run folder (``NAME.json`` files holding a tokenizer's
+    ``kind``; label lists and other JSON files are not tokenizers)."""
+    names = []
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("kind") in ("sentencepiece", "word", "char"):
+            names.append(path.stem)
+    return names
+
+
+def copy_tokenizer(source: str | Path, name: str, target: str | Path) -> Tokenizer:
+    """Copy tokenizer ``name`` from run folder ``source`` into ``target`` (a warm start keeps its ids);
+    read through :func:`load_tokenizer` first, so a damaged file stops here naming it."""
+    tokenizer = load_tokenizer(source, name)
+    tokenizer.save(target, name)
     return tokenizer

@@ -16,7 +16,7 @@ from torch import nn
 
 from nlpseq.errors import DataError
 from nlpseq.models.regularization import embedding_dropout
-from nlpseq.ranges import ranged
+from nlpseq.ranges import local_path, ranged
 from nlpseq.tokenizers import UNK_ID
 
 log = logging.getLogger("nlpseq.model")
@@ -37,7 +37,8 @@ class EmbeddingConfig:
     # Drop whole word types (rows of the matrix, the same for every position of a batch) with this
     # probability, the kept rows scaled up (AWD-LSTM's dropoute).
     type_dropout: float = ranged(0.0, ge=0, lt=1)
-    pretrained: str | None = None  # word2vec/GloVe text file
+    # A word2vec/GloVe text file whose vectors start the matrix.
+    pretrained: str | None = local_path()
     # With pretrained: keep the whole matrix fixed in training (tokens absent from the file keep their
     # random vectors); without pretrained it changes nothing.
     freeze: bool = False
