@@ -7,6 +7,7 @@ import json
 import logging
 import platform
 import random
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,8 +34,10 @@ from nlpseq.recipes import find_recipe
 from nlpseq.runfolder import RunLock, check_resume, record_changes, saved_config
 from nlpseq.tasks import get_task, load_config
 from nlpseq.tasks.options import GenerationOptions, OptionError, check_options
+from nlpseq.training import tensorboard
 from nlpseq.training.checkpoint import load_checkpoint
 from nlpseq.training.device import choose_device
+from nlpseq.training.summary import log_run_summary
 from nlpseq.training.trainer import Trainer
 from nlpseq.training.warmstart import WarmStart
 
@@ -52,7 +55,7 @@ def versions() -> dict[str, str]:
 
 
 def train(config: Config | str | Path, overrides: list[str] | dict[str, Any] | None = None,
-          allow_changes: bool = False) -> dict[str, Any]:
+          allow_changes: bool = False, verbose: bool = True) -> dict[str, Any]:
     """Train a recipe end to end and return its ``results.json`` contents.
 
     ``config`` is a :class:`Config`, a recipe name as the command line takes it (``"sentiment/tiny"``,
@@ -65,6 +68,12 @@ def train(config: Config | str | Path, overrides: list[str] | dict[str, Any] | N
     run that stops on bad input logs its error line there too). The run's ``config.yaml`` is written
     once its data and model are built: a first start that fails on its data leaves no config behind,
     so the corrected command starts afresh instead of being refused as a changed run.
+
+    ``verbose`` (default): progress shows, a live bar on a terminal and a widget in a notebook
+    (``trainer.progress``), and the log lines (the start-of-run summary, a step line every
+    ``trainer.log_every`` steps with elapsed time and ETA, evaluations) go to stderr unless the
+    caller's logging already writes to the console. ``verbose=False``: no bar and no nlpseq log lines
+    on the console; ``train.log`` is written in full either way.
     """
     if not isinstance(config, Config):
         config = load_config(find_recipe(str(config)), _override_list(overrides))
@@ -81,9 +90,9 @@ def train(config: Config | str | Path, overrides: list[str] | dict[str, Any] | N
     device = distributed.setup(device.type) or device
     rank, world = distributed.rank_and_world()
     main = rank == 0
-    with _run_log(run_dir) if main else contextlib.nullcontext(), \
+    with _run_log(run_dir, verbose) if main else contextlib.nullcontext(), \
             RunLock(run_dir) if main else contextlib.nullcontext():
-        return _train(config, run_dir, device, rank, world, changes)
+        return _train(config, run_dir, device, rank, world, changes, verbose)
 
 
 def _override_list(overrides: list[str] | dict[str, Any] | None) -> list[str]:
@@ -100,10 +109,11 @@ def _override_list(overrides: list[str] | dict[str, Any] | None) -> list[str]:
 
 
 @contextlib.contextmanager
-def _run_log(run_dir: Path) -> Iterator[None]:
+def _run_log(run_dir: Path, verbose: bool = True) -> Iterator[None]:
     """Copy the log into ``run_dir/train.log`` (appended: a resumed run continues it) for the life of
     a training. The ``nlpseq`` loggers are opened to INFO meanwhile, so the file holds the run's story
-    even when the caller configured no logging; the level is put back afterwards."""
+    even when the caller configured no logging; the level is put back afterwards. The console shows
+    them as :func:`_console` says."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(run_dir / "train.log", encoding="utf-8")
@@ -116,7 +126,8 @@ def _run_log(run_dir: Path) -> Iterator[None]:
         package.setLevel(logging.INFO)
     root.addHandler(handler)
     try:
-        yield
+        with _console(verbose, handler):
+            yield
     except NlpseqError as error:
         # The line the command prints goes into the file too (only there: stderr gets it from the CLI).
         handler.handle(logging.makeLogRecord({"name": "nlpseq", "levelno": logging.ERROR,
@@ -128,8 +139,42 @@ def _run_log(run_dir: Path) -> Iterator[None]:
         package.setLevel(level)
 
 
+@contextlib.contextmanager
+def _console(verbose: bool, file_handler: logging.Handler) -> Iterator[None]:
+    """The console during a training. ``verbose``: the ``nlpseq`` log lines go to stderr too, through
+    a handler of their own unless the root logger already writes to the console (the CLI's, a
+    script's ``logging.basicConfig``), so no line shows twice. Not ``verbose``: the ``nlpseq`` lines
+    reach the run's file only, not the root's handlers, and ``datasets`` draws no progress bars."""
+    package = logging.getLogger("nlpseq")
+    propagate, bars = package.propagate, datasets.is_progress_bar_enabled()
+    added: logging.Handler | None = None
+    if not verbose:
+        package.propagate, added = False, file_handler
+        datasets.disable_progress_bars()
+    elif not any(_is_console(h) for h in logging.getLogger().handlers):
+        added = logging.StreamHandler(sys.stderr)
+        added.setFormatter(file_handler.formatter)
+    if added is not None:
+        package.addHandler(added)
+    try:
+        yield
+    finally:
+        if added is not None:
+            package.removeHandler(added)
+        package.propagate = propagate
+        if not verbose and bars:
+            datasets.enable_progress_bars()
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    """Whether ``handler`` writes to this process's stdout or stderr (not a file, not a test capture)."""
+    return (isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+            and handler.stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__))
+
+
 def _train(config: Config, run_dir: Path, device: torch.device, rank: int, world: int,
-           changes: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+           changes: dict[str, tuple[Any, Any]], verbose: bool = True) -> dict[str, Any]:
+    tensorboard.check_available(config.trainer.tensorboard)  # before any data is read
     seed_everything(config.trainer.seed)
     started = time.perf_counter()
     task = get_task(config.task)(config, run_dir)
@@ -145,9 +190,10 @@ def _train(config: Config, run_dir: Path, device: torch.device, rank: int, world
     batches = task.training_batches()
     valid = task.split("valid")
     trainer = Trainer(model, config.trainer, run_dir, batches, lambda m: task.evaluate(m, valid),
-                      device=device)
-    log.info("%s: %d parameters, %d training batches per epoch, device %s x%d", config.task,
-             sum(p.numel() for p in model.parameters()), len(batches), device, world)
+                      device=device, verbose=verbose)
+    if rank == 0:
+        log_run_summary(task.describe(), model, f"{config.task}: {len(batches)} training batches per epoch, "
+                                                f"device {device} x{world}")
     state = trainer.fit()
 
     model.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "best.pt", device)["model"])
@@ -215,11 +261,30 @@ class Predictor:
         self.model.load_state_dict(load_checkpoint(path, self.device)["model"])
         self.model.to(self.device).eval()
 
-    def predict(self, inputs: str | list[str]) -> dict[str, Any] | list[dict[str, Any]]:
-        """Predict one raw text (returns a dict) or a list of texts (returns a list)."""
-        if isinstance(inputs, str):
-            return self.task.predict(self.model, [inputs])[0]
-        return self.task.predict(self.model, list(inputs))
+    def predict(self, inputs: str | list[str] | list[list[str]], is_split_into_words: bool = False
+                ) -> dict[str, Any] | list[dict[str, Any]]:
+        """Predict one input (returns a dict) or a list of inputs (returns a list, in order).
+
+        An input is a raw text or a list of words (pre-tokenised). A tagging run tags the words as
+        they are, with entity offsets into the words joined by single spaces; the other tasks join
+        them with single spaces and read the result as text. A list holding lists is a batch of word
+        lists (``predict([["EU", "rejects", "German", "call"]])``); a plain list of strings is a batch
+        of texts, so one list of words says so: ``predict(["EU", "rejects"], is_split_into_words=True)``
+        (as in Hugging Face tokenizers). Anything else is a TypeError.
+        """
+        single = isinstance(inputs, str) or (is_split_into_words and all(isinstance(w, str) for w in inputs))
+        items = [inputs] if single else list(inputs)
+        for position, item in enumerate(items, 1):
+            words = isinstance(item, list | tuple) and all(isinstance(w, str) for w in item)
+            if not isinstance(item, str) and not words:
+                raise TypeError(f"predict: input {position} is {item!r}; expected a text (str) or a list "
+                                "of words (str)")
+        # Only the task knows whether it reads words (tagging) or text; joined, words are text.
+        takes_words = self.task.takes_words
+        items = [item if isinstance(item, str) or takes_words else " ".join(item) for item in items]
+        items = [list(item) if isinstance(item, tuple) else item for item in items]
+        results = self.task.predict(self.model, items)
+        return results[0] if single else results
 
     def evaluate(self, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
         """Metrics on a split of the recipe's data, or on ``data``, a file in the recipe's format."""

@@ -1,4 +1,8 @@
-"""Command line: ``nlpseq train|evaluate|predict|recipes|data``. Also ``python -m nlpseq``.
+"""Command line: ``nlpseq train|evaluate|predict|generate|average|recipes|data``. Also ``python -m nlpseq``.
+
+This module holds the parser, ``train``, ``average`` and ``data``; the commands on a trained run folder
+(``evaluate``, ``predict``, ``generate``) are :mod:`nlpseq.cli_run`, ``recipes`` is
+:mod:`nlpseq.cli_recipes`.
 
 Errors caused by input (config, data, run folders) print one line and exit with status 2; anything
 else is a bug and keeps its traceback.
@@ -13,24 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from nlpseq import __version__
+from nlpseq.cli_recipes import add_recipes
+from nlpseq.cli_run import cmd_evaluate, cmd_generate, cmd_predict, setup_logging
 from nlpseq.errors import NlpseqError, Terminated
-from nlpseq.inputs import input_batches, read_input
-from nlpseq.recipes import DEFAULT_RECIPE, find_recipe, list_recipes
+from nlpseq.recipes import DEFAULT_RECIPE, find_recipe
 from nlpseq.tasks.options import TASK_OPTIONS, GenerationOptions, OptionError, TaskOption, check_options, flag
-
-
-def _setup_logging() -> None:
-    """Log lines to stderr (a training also copies them into its run folder: ``nlpseq.api.train``)."""
-    logging.basicConfig(level=logging.INFO, handlers=[logging.StreamHandler(sys.stderr)], force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("datasets", "huggingface_hub", "fsspec", "urllib3", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _is_main() -> bool:
@@ -49,97 +46,48 @@ def cmd_train(args: argparse.Namespace) -> int:
     if recipe is not None and "=" in recipe and not Path(recipe).is_file():
         overrides.insert(0, recipe)
         recipe = None
-    config = load_config(find_recipe(recipe or DEFAULT_RECIPE), overrides)
+    if recipe is not None and (Path(recipe) / "config.yaml").is_file():
+        # ``nlpseq train RUN_DIR``: resume that run with its own config. Its run_dir is the folder as
+        # named here (the saved one may be relative to wherever it was trained from); run_dir is not
+        # compared on resume, and a later run_dir= override still wins.
+        overrides.insert(0, f"run_dir={json.dumps(str(Path(recipe)))}")
+        config = load_config(Path(recipe) / "config.yaml", overrides, saved=True)
+    else:
+        config = load_config(find_recipe(recipe or DEFAULT_RECIPE), overrides)
     # train() refuses a changed config before writing anything, then copies the log into train.log.
-    _setup_logging()
+    setup_logging()
     results = train(config, allow_changes=args.allow_changes)
     if _is_main():
-        summary = {k: v for k, v in results.items() if not isinstance(v, dict)}
-        for split in ("valid", "test"):
-            if split in results:
-                summary[split] = {k: v for k, v in results[split].items()
-                                  if isinstance(v, int | float)}
-        print(json.dumps(summary, indent=1))
+        print(json.dumps(_summary(results), indent=1))
         print(f"run folder: {config.run_dir}", file=sys.stderr)
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from nlpseq.api import load
+def _summary(results: dict[str, Any]) -> dict[str, Any]:
+    """What ``train`` prints: the numbers of ``results.json`` (tables left out), floats to 4 decimals
+    (``best_valid_bleu`` 30.6123, not 30.612345678901234); results.json keeps them whole."""
+    def rounded(value: Any) -> Any:
+        return round(value, 4) if isinstance(value, float) else value
 
-    _setup_logging()
-    predictor = load(args.run_dir, device=args.device, checkpoint=args.checkpoint)
-    predictor.set_options(**_given(args, args.task_options))
-    metrics = predictor.evaluate(split=args.split, data=args.data)
-    print(json.dumps(metrics))
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from nlpseq.api import load
-
-    _setup_logging()
-    predictor = load(args.run_dir, device=args.device, checkpoint=args.checkpoint)
-    predictor.set_options(**_given(args, args.task_options))
-    # Streaming: each batch is printed and flushed as soon as it is done; a person typing at a terminal
-    # gets each line back at once.
-    interactive = args.input is None and sys.stdin.isatty()
-    for lines in input_batches(args.input, 1 if interactive else args.batch_lines):
-        for text, result in zip(lines, predictor.predict(lines), strict=True):
-            if args.format == "jsonl":
-                print(json.dumps({"text": text, **result}, ensure_ascii=False))
-            else:
-                print(predictor.format(result))
-        sys.stdout.flush()
-    return 0
-
-
-def _given(args: argparse.Namespace, names: list[str]) -> dict[str, object]:
-    """The option flags the user actually gave (None: not given; a switch's default is None too).
-    Compared by identity: ``0.0 in (None, False)`` is true, and ``--length-penalty 0`` is a value."""
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from nlpseq.api import load
-
-    _setup_logging()
-    if args.prompt is not None and args.input is not None:
-        raise NlpseqError("generate: give --prompt or --input, not both")
-    prompts = [args.prompt or ""] if args.input is None else read_input(args.input)
-    options = GenerationOptions.of(**_given(args, args.task_options))  # checked before the model loads
-    predictor = load(args.run_dir, device=args.device)
-    results = predictor.generate(prompts, options)
-    for result in results:
-        if args.format == "jsonl":
-            print(json.dumps(result, ensure_ascii=False))
-        else:
-            print(" ".join(part for part in (result["prompt"], result["text"]) if part))
-    return 0
+    summary = {k: rounded(v) for k, v in results.items() if not isinstance(v, dict)}
+    for split in ("valid", "test"):
+        if split in results:
+            summary[split] = {k: rounded(v) for k, v in results[split].items() if isinstance(v, int | float)}
+    return summary
 
 
 def cmd_average(args: argparse.Namespace) -> int:
     from nlpseq.training.averaging import average_checkpoints
 
-    _setup_logging()
+    setup_logging()
     print(average_checkpoints(args.run_dir, args.last))
-    return 0
-
-
-def cmd_recipes(args: argparse.Namespace) -> int:
-    recipes = list_recipes()
-    name_width = max((len(r.name) for r in recipes), default=0)
-    task_width = max((len(r.task) for r in recipes), default=0)
-    data_width = max((len(r.data) for r in recipes), default=0)
-    for r in recipes:
-        print(f"{r.name:{name_width}}  {r.task:{task_width}}  {r.data:{data_width}}  {r.metric}")
     return 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:
     from nlpseq.corpora import CORPORA, corpus_dir, fetch_corpus, is_fetched
 
-    _setup_logging()
+    setup_logging()
     if args.action == "list":
         for name, corpus in sorted(CORPORA.items()):
             state = "fetched" if is_fetched(name) else "not fetched"
@@ -148,7 +96,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     if not args.names:
         raise NlpseqError("data fetch: name at least one corpus (see `nlpseq data list`)")
     for name in args.names:
-        print(fetch_corpus(name, force=args.force, from_dir=args.from_dir))
+        print(fetch_corpus(name, force=args.force, from_dir=args.from_dir, include=args.include))
     return 0
 
 
@@ -238,12 +186,13 @@ def _with_task_options(p: argparse.ArgumentParser, task: str | None, command: st
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help=f"train a recipe (default: {DEFAULT_RECIPE})",
+    p = sub.add_parser("train", help=f"train a recipe (default: {DEFAULT_RECIPE}), or resume a run",
                        description="Train a recipe, evaluate its best checkpoint on the test split and "
-                       "print the metrics. Running the same command again resumes the run.")
+                       "print the metrics. Running the same command again resumes the run, and so does "
+                       "`nlpseq train RUN_DIR` (the run's own config.yaml, overrides allowed after it).")
     p.add_argument("config", nargs="?", metavar="RECIPE",
-                   help=f"a recipe name from `nlpseq recipes` (e.g. sentiment/tiny, mr_bigru) or a YAML "
-                   f"path (default {DEFAULT_RECIPE})")
+                   help=f"a recipe name from `nlpseq recipes` (e.g. sentiment/tiny, mr_bigru), a YAML "
+                   f"path, or a run folder to resume (default {DEFAULT_RECIPE})")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="dotted overrides, e.g. trainer.lr=3e-4 run_dir=runs/x")
     p.add_argument("--allow-changes", action="store_true",
@@ -257,7 +206,10 @@ def _add_evaluate(sub: argparse._SubParsersAction, task: str | None) -> None:
     _add_run(p)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"],
                    help="the recipe's split to evaluate (default test)")
-    p.add_argument("--data", help="a labelled file in the recipe's format and field names")
+    p.add_argument("--data", nargs="+", metavar=("FILE", "data.KEY=VALUE"),
+                   help="a labelled file, read in the recipe's format and field names unless data keys "
+                   "after it say otherwise (--data reviews.csv data.format=csv data.text_field=review)")
+    p.add_argument("--pretty", action="store_true", help="indented JSON (default: one line)")
     _add_checkpoint(p)
     _with_task_options(p, task, "evaluate")
     p.set_defaults(func=cmd_evaluate)
@@ -300,11 +252,6 @@ def _add_average(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_average)
 
 
-def _add_recipes(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("recipes", help="list the built-in recipes: name, task, data, metric")
-    p.set_defaults(func=cmd_recipes)
-
-
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="list or fetch the named real corpora")
     p.add_argument("action", choices=["list", "fetch"],
@@ -313,6 +260,8 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="fetch again even when cached")
     p.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
                    help="read archives you already have from DIR (lohelp-fr-en: the two .deb files)")
+    p.add_argument("--include", metavar="SOURCES",
+                   help="pretrain-en/-fr: opt-in sources, comma-separated (nlp-corpus,pattern-reviews)")
     p.set_defaults(func=cmd_data)
 
 
@@ -328,7 +277,7 @@ def build_parser(task: str | None = None) -> argparse.ArgumentParser:
     _add_predict(sub, task)
     _add_generate(sub, task)
     _add_average(sub)
-    _add_recipes(sub)
+    add_recipes(sub)
     _add_data(sub)
     return parser
 
@@ -354,8 +303,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    command = None
     try:
         args = _parse(argv)
+        command = args.command
         return args.func(args)
     except OptionError as error:  # flags, not keywords: --beam-size
         print(f"nlpseq: error: {error.render(flag)}", file=sys.stderr)
@@ -364,16 +315,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nlpseq: error: {error}", file=sys.stderr)
         return 2
     except Terminated:
-        print("nlpseq: terminated (SIGTERM); run the same command again to resume", file=sys.stderr)
+        print(f"nlpseq: terminated (SIGTERM){_resume_hint(command)}", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
-        print("nlpseq: interrupted; run the same command again to resume", file=sys.stderr)
+        print(f"nlpseq: interrupted{_resume_hint(command)}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `nlpseq recipes | head`: the reader left. Point stdout at devnull so that Python's
         # final flush does not raise again, and end quietly, as other command-line tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _resume_hint(command: str | None) -> str:
+    """Only a training has something to resume; an interrupted predict or evaluate just stopped."""
+    return "; run the same command again to resume" if command == "train" else ""
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import hashlib
 import json
 import math
@@ -193,7 +194,8 @@ class TrainerConfig:
     # Stop with an error after this many optimizer steps in a row whose loss or gradient is not
     # finite (each such step is skipped: the weights never take a NaN).
     max_bad_steps: int = ranged(10, ge=1)
-    # Show a live progress bar (rank 0, and only when stderr is a terminal).
+    # Show a live progress bar (rank 0) where someone watches: a terminal, or a widget in a Jupyter
+    # notebook; nlpseq.train(verbose=False) hides it.
     progress: bool = True
     # Also write the rows of metrics.jsonl as TensorBoard scalars into run_dir/tensorboard/ (rank 0;
     # needs the ``tensorboard`` extra).
@@ -313,9 +315,12 @@ def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "",
         if key in moved_keys:
             raise ConfigError(f"{_join(prefix, key)} is now {moved_keys[key]}")
     if unknown:
+        # A near miss (max_epoch, hiden_size) names the key meant before the list to choose from.
+        close = difflib.get_close_matches(unknown[0], names, n=1)
+        meant = f" (did you mean {_join(prefix, close[0])}?)" if close else ""
         raise ConfigError(
-            f"unknown key {_join(prefix, unknown[0])!r}; valid keys{' in ' + prefix if prefix else ''}: "
-            + ", ".join(names)
+            f"unknown key {_join(prefix, unknown[0])!r}{meant}; "
+            f"valid keys{' in ' + prefix if prefix else ''}: " + ", ".join(names)
         )
     kwargs = {}
     fields = {f.name: f for f in dataclasses.fields(cls)}

@@ -11,6 +11,7 @@ module for every command, so yaml and importlib.resources are imported only wher
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ class RecipeInfo:
     task: str
     data: str  # data.corpus, else data.hub, else data.train
     metric: str  # trainer.metric, else "(task default)"
+    # From the header comment (see :func:`recipe_header`); "-" where the recipe states none.
+    description: str = "-"
+    expected: str = "-"  # "test accuracy 77.7", from the header's "Measured:" line
+    time: str = "-"  # "< 30 min", "seconds"
 
 
 def recipe_root() -> Path:
@@ -106,14 +111,80 @@ def list_recipes(root: Path | None = None) -> list[RecipeInfo]:
         data = _section(values, "data")
         trainer = _section(values, "trainer")
         source = data.get("corpus") or data.get("hub") or data.get("train") or "(none)"
+        header = recipe_header(path)
         infos.append(RecipeInfo(
             name=name,
             path=path,
             task=str(values.get("task") or "(default)"),
             data=str(source),
             metric=str(trainer.get("metric") or "(task default)"),
+            description=header.description,
+            expected=header.expected,
+            time=header.time,
         ))
     return infos
+
+
+@dataclass(frozen=True)
+class RecipeHeader:
+    """What a recipe's opening comment says about it; "-" for what it does not say."""
+
+    description: str = "-"
+    expected: str = "-"
+    time: str = "-"
+
+
+# A sentence ends at ". " before a capital letter or a "(", not inside "et al. 2017" or "e.g. x".
+_SENTENCE_END = re.compile(r"(?<!\bal)(?<!\be\.g)(?<!\bi\.e)\.(?=\s+[A-Z(]|\s*$)")
+# "under 30 minutes", "under 2 hours": the time a recipe promises; "seconds-long" recipes say so.
+_TIME = re.compile(r"\bunder (\d+) (minute|hour)s?\b|\b(seconds)-long\b")
+
+
+def recipe_header(path: Path) -> RecipeHeader:
+    """Read a recipe's header comment, the ``#`` lines before its first key, which by house style says
+    what the recipe is (first paragraph), the command that runs it, and a ``Measured:`` (or
+    ``Expected:``) line with the test metric and hardware::
+
+        # MR movie-review sentiment (...), a word-level BiGRU with attention pooling. CPU sized.
+        #
+        #   nlpseq train recipes/sentiment/mr_bigru.yaml
+        #
+        # Measured: test accuracy 77.7 (seed 13), 1 thread on shared CPU cores; docs/results.md.
+
+    gives description "MR movie-review sentiment (...), a word-level BiGRU with attention pooling.",
+    expected "test accuracy 77.7". An unreadable file gives an empty header (listing never fails on it:
+    :func:`list_recipes` reports the file itself)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return RecipeHeader()
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].strip())
+    paragraphs = " ".join(line or "\n" for line in lines).split("\n")
+    paragraphs = [" ".join(p.split()) for p in paragraphs if p.strip()]
+    description = "-"
+    if paragraphs and not paragraphs[0].startswith(("nlpseq ", "Measured:", "Expected:")):
+        first = paragraphs[0]
+        end = _SENTENCE_END.search(first)
+        description = first[: end.end()] if end else first
+        if description.endswith(":"):  # "... on any JSONL files of {...}:" introduces the command
+            description = description[:-1] + "."
+    expected = "-"
+    for paragraph in paragraphs:
+        if paragraph.startswith("Measured:"):
+            # "test accuracy 77.7 (seed 13), 2 CPU cores; ..." -> "test accuracy 77.7"
+            expected = re.split(r"[,;(]", paragraph.removeprefix("Measured:"), maxsplit=1)[0].strip() or "-"
+            break
+    found = _TIME.search(" ".join(paragraphs))
+    time = "-"
+    if found and found.group(3):
+        time = "seconds"
+    elif found:
+        time = f"< {found.group(1)} {'min' if found.group(2) == 'minute' else 'h'}"
+    return RecipeHeader(description, expected, time)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ them through the model in one padded call, then extend every row token by token 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from nlpseq.data.batching import pad
 from nlpseq.models import search
 from nlpseq.models.language_model import LanguageModel, LayerStates
-from nlpseq.tokenizers import EOS_ID, PAD_ID
+from nlpseq.tokenizers import EOS_ID, PAD_ID, Tokenizer
 
 
 @dataclass
@@ -28,6 +29,18 @@ class Generated:
     tokens: list[int]
     logprobs: list[float]
     stopped: bool
+
+    def record(self, prompt: str, sample: int, tokenizer: Tokenizer) -> dict[str, Any]:
+        """This continuation as one JSON-ready ``generate`` result (a line of ``--format jsonl``).
+
+        ``text`` is the continuation alone, decoded; ``prompt_included`` says so (false), as a reader
+        of the line cannot tell otherwise. ``tokens`` are the new ids, ``token_strings`` their pieces
+        (what each id is, the stop symbol included) and ``token_logprobs`` the model's log-probability
+        of each, one entry per token in all three."""
+        return {"prompt": prompt, "sample": sample, "text": tokenizer.decode(self.tokens),
+                "prompt_included": False, "tokens": self.tokens,
+                "token_strings": [tokenizer.piece(token) for token in self.tokens],
+                "token_logprobs": self.logprobs, "stopped": self.stopped}
 
 
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:

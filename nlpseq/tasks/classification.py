@@ -31,7 +31,7 @@ from nlpseq.tasks.common import (
     tokenizer_key,
     training_embedding,
 )
-from nlpseq.tasks.contract import Task, model_device
+from nlpseq.tasks.contract import ClassCounts, DataSummary, Task, model_device
 from nlpseq.tokenizers import PAD_ID, load_tokenizer
 from nlpseq.training.device import move
 
@@ -121,6 +121,13 @@ class ClassificationTask(DatasetSplits, Task):
         for split in self.splits.values():
             self._check_labels(split)
             split.dataset = self.tokenize(split.dataset, split.source)
+
+    def describe(self) -> DataSummary:
+        """Examples per split, the tokenizer and label set sizes, and each label's training count."""
+        summary = super().describe()
+        summary.vocabularies = {"tokenizer": self.tokenizer.vocab_size, "labels": len(self.labels)}
+        summary.classes = [ClassCounts("labels", Counter(self.splits["train"].dataset["label"]))]
+        return summary
 
     def _check_labels(self, split: Split) -> None:
         known = set(self.labels)

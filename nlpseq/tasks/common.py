@@ -1,11 +1,13 @@
 """Pieces the classification and tagging tasks share: bucketed batches, label vocabularies,
-tokenizers kept in the run folder, gathering predictions across ranks."""
+tokenizers kept in the run folder, gathering predictions across ranks, the tag counts of a run's
+start-of-run summary."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +17,7 @@ import datasets
 import torch
 from torch.utils.data import DataLoader
 
-from nlpseq import distributed
+from nlpseq import distributed, schemes
 from nlpseq.config import Config, TokenizerConfig, TrainerConfig
 from nlpseq.data.batching import TokenBudgetBatchSampler, lengths_and_mask, pad
 from nlpseq.data.sources import Split
@@ -23,6 +25,7 @@ from nlpseq.errors import DataError
 from nlpseq.fileio import write_json
 from nlpseq.models.embedding import EmbeddingConfig
 from nlpseq.tokenizers import PAD_ID, Tokenizer, build_tokenizer, load_tokenizer
+from nlpseq.training.summary import ClassCounts, DataSummary
 
 log = logging.getLogger("nlpseq.task")
 
@@ -184,3 +187,17 @@ def training_embedding(config: EmbeddingConfig, training: bool) -> EmbeddingConf
     """The embedding config to build with: pretrained vectors are read only when ``training``; a
     restored model gets its trained vectors from the checkpoint (and the vectors file may be gone)."""
     return config if training else replace(config, pretrained=None)
+
+
+def tag_summary(summary: DataSummary, rows: list[list[str]], scheme: str | None,
+                vocabularies: dict[str, int]) -> DataSummary:
+    """A tagging task's :meth:`~nlpseq.tasks.contract.Task.describe`: ``summary`` (examples per split)
+    in sentences, with ``vocabularies`` and the training counts of entity types (with a tag scheme,
+    from the training tags ``rows``) or of tags per token. Only the count rule warns here: a tag or
+    type under 1% of the whole is normal (POS's ``SYM`` and ``X``, OntoNotes' ``LAW``)."""
+    if scheme is None:
+        counts = ClassCounts("tags", Counter(tag for row in rows for tag in row), "tokens", rare_share=0.0)
+    else:
+        types = Counter(span[0] for row in rows for span in schemes.to_spans(row, scheme))
+        counts = ClassCounts("entity types", types, "entities", rare_share=0.0)
+    return replace(summary, unit="sentences", vocabularies=vocabularies, classes=[counts])

@@ -9,7 +9,8 @@ checkpoints, run folders, the command line) is shared and never asks which task 
 Life of a task object::
 
     training:   Task(config, run_dir) -> prepare() -> build_model(training=True) -> training_batches()
-                                      -> evaluate(model, "valid") ... -> evaluate(model, "test", details)
+                                      -> describe() (logged) -> evaluate(model, "valid") ...
+                                      -> evaluate(model, "test", details)
     inference:  Task(config, run_dir) -> restore() -> build_model(training=False) -> load weights
                                       -> [set_options(**checked options)]
                                       -> predict(model, texts) / evaluate(model, load_file(path))
@@ -29,8 +30,9 @@ from nlpseq.config import Config, DataConfig, TokenizerConfig
 from nlpseq.errors import NlpseqError
 from nlpseq.tasks.options import GenerationOptions, OptionError, TaskOption
 from nlpseq.training.batches import TrainingBatches
+from nlpseq.training.summary import ClassCounts, DataSummary
 
-__all__ = ["Task", "TrainingBatches", "model_device"]
+__all__ = ["ClassCounts", "DataSummary", "Task", "TrainingBatches", "model_device"]
 
 
 class Task(ABC):
@@ -57,6 +59,10 @@ class Task(ABC):
     metrics: ClassVar[dict[str, Literal["max", "min"]]]
     default_metric: ClassVar[str]
     options: ClassVar[tuple[TaskOption, ...]] = ()
+    # predict takes lists of words as they are (pre-tokenised input; others get the words joined).
+    takes_words: ClassVar[bool] = False
+    # predict's input is blank-line separated blocks (CoNLL) that a batch of lines must not cut.
+    input_blocks: bool = False
 
     def __init__(self, config: Config, run_dir: str | Path):
         self.config = config
@@ -84,6 +90,22 @@ class Task(ABC):
     @abstractmethod
     def training_batches(self) -> TrainingBatches:
         """The training split as :class:`TrainingBatches` (after :meth:`prepare`)."""
+
+    def describe(self) -> DataSummary:
+        """Training, after :meth:`prepare`: what the data holds, for the start-of-run log
+        (:func:`nlpseq.training.summary.log_run_summary` adds the parameters and warns about rare
+        classes). A task adds its vocabulary sizes and its class sets with their training counts
+        (:class:`ClassCounts`: labels, tags, conditions) to this default, which counts the examples
+        of every split :meth:`split` gives that has a length (right for any task, if bare)."""
+        examples = {}
+        for name in ("train", "valid", "test"):
+            try:
+                data = self.split(name)
+            except KeyError:
+                continue
+            if hasattr(data, "__len__"):
+                examples[name] = len(data)
+        return DataSummary(examples=examples)
 
     @abstractmethod
     def split(self, name: str) -> Any:
@@ -126,7 +148,19 @@ class Task(ABC):
 
     @abstractmethod
     def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
-        """One JSON-ready result per raw input text, in order."""
+        """One JSON-ready result per raw input text, in order.
+
+        Every text gets its result: a text the model cannot take whole (longer than the task's
+        ``data.max_length``) is cut, chunked or answered with an error record, never a reason to
+        stop, since ``nlpseq predict`` streams a file batch by batch and one bad line would lose the
+        rest. A warning or error about one text names its line: ``nlpseq.inputs.line_number(text,
+        position)`` (a text read by :func:`nlpseq.inputs.input_batches` knows its number in the whole
+        input; for a plain string, ``position`` is its 1-based place in ``texts``).
+
+        Pre-tokenised input: a task whose ``takes_words`` is true (tagging) also gets lists of words
+        among ``texts``, to use as they are (no re-segmentation); for the other tasks
+        :meth:`nlpseq.api.Predictor.predict` joins a list of words with single spaces and passes the
+        text."""
 
     @abstractmethod
     def format_prediction(self, result: dict[str, Any]) -> str:

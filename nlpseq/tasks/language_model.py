@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal
@@ -46,7 +47,7 @@ from nlpseq.tasks.common import (
     restore_labels,
     save_labels,
 )
-from nlpseq.tasks.contract import Task, model_device
+from nlpseq.tasks.contract import ClassCounts, DataSummary, Task, model_device
 from nlpseq.tasks.options import LM_OPTIONS, GenerationOptions, OptionError, TaskOption
 from nlpseq.tokenizers import BOS_ID, EOS_ID, load_tokenizer
 from nlpseq.training.device import move
@@ -92,6 +93,7 @@ class LMData:
     words: int  # whitespace words incl. one </s> per line or document
     ids: torch.Tensor | None = None
     documents: datasets.Dataset | None = None
+    examples: int = 0  # lines (stream mode) or documents
 
 
 class LanguageModelTask(Task):
@@ -177,6 +179,18 @@ class LanguageModelTask(Task):
             log.info("%s: %d tokens, %d words (with </s>) from %s", name, split.tokens, split.words,
                      split.source)
 
+    def describe(self) -> DataSummary:
+        """Lines (stream mode) or documents per split, the tokenizer size, and with a condition field
+        each condition's training documents."""
+        unit = "documents" if self.config.data.line_mode == "document" else "lines"
+        summary = DataSummary({name: split.examples for name, split in self.splits.items()}, unit,
+                              {"tokenizer": self.tokenizer.vocab_size})
+        if self.conditions:
+            summary.vocabularies["conditions"] = len(self.conditions)
+            counts = Counter(self.conditions[i] for i in self.splits["train"].documents["condition"])
+            summary.classes = [ClassCounts("conditions", counts, "documents")]
+        return summary
+
     def _prepare_split(self, dataset: datasets.Dataset, source: str) -> LMData:
         data: LMDataConfig = self.config.data
         texts = dataset["text"]
@@ -184,7 +198,8 @@ class LanguageModelTask(Task):
         words = sum(len(text.split()) + 1 for text in texts)
         if data.line_mode == "stream":
             stream = [token for row in encoded for token in (*row, EOS_ID)]
-            return LMData(source, len(stream), words, ids=torch.tensor(stream, dtype=torch.long))
+            return LMData(source, len(stream), words, ids=torch.tensor(stream, dtype=torch.long),
+                          examples=len(texts))
         known = {value: i for i, value in enumerate(self.conditions)}
         rows: dict[str, list] = {"input_ids": [], "targets": [], "length": []}
         if self.conditions:
@@ -200,7 +215,7 @@ class LanguageModelTask(Task):
             rows["targets"].append([*ids, EOS_ID])
             rows["length"].append(len(ids) + 1)
         tokens = sum(rows["length"])
-        return LMData(source, tokens, words, documents=datasets.Dataset.from_dict(rows))
+        return LMData(source, tokens, words, documents=datasets.Dataset.from_dict(rows), examples=len(texts))
 
     def _collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         batch = id_batch(rows)
@@ -364,11 +379,12 @@ class LanguageModelTask(Task):
         return results
 
     def format_prediction(self, result: dict[str, Any]) -> str:
-        """``perplexity`` (and ``<TAB>condition`` for a conditioned model); empty input: empty line."""
+        """``perplexity 5.19`` (and ``<TAB>condition comedy`` for a conditioned model); empty input: an
+        empty line."""
         if result["perplexity"] is None:
             return ""
-        condition = f"\t{result['condition']}" if "condition" in result else ""
-        return f"{result['perplexity']:.2f}{condition}"
+        condition = f"\tcondition {result['condition']}" if "condition" in result else ""
+        return f"perplexity {result['perplexity']:.2f}{condition}"
 
     # ---------------------------------------------------------------------------------- generation
     def _condition_id(self, value: str) -> int:
@@ -408,9 +424,5 @@ class LanguageModelTask(Task):
         else:
             outputs = beam_search(model, rows, stop_id=EOS_ID, max_new_tokens=options.max_new_tokens,
                                   beam_size=options.beam_size, condition=cond)
-        results = []
-        for index, output in enumerate(outputs):
-            results.append({"prompt": prompts[index // num_samples], "sample": index % num_samples,
-                            "text": self.tokenizer.decode(output.tokens), "tokens": output.tokens,
-                            "token_logprobs": output.logprobs, "stopped": output.stopped})
-        return results
+        return [output.record(prompts[index // num_samples], index % num_samples, self.tokenizer)
+                for index, output in enumerate(outputs)]

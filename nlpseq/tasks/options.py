@@ -139,8 +139,18 @@ LM_OPTIONS: tuple[TaskOption, ...] = (
                commands=("evaluate",)),
 )
 
+TAGGING_OPTIONS: tuple[TaskOption, ...] = (
+    TaskOption("max_length", int, "tag a sentence longer than N words in chunks of at most N words, "
+               "each decoded on its own (default: the run's data.max_length)", check=between(ge=1),
+               commands=("predict",), metavar="N"),
+    TaskOption("input_format", str, "text: one raw sentence a line (default); conll: one word a line in "
+               "the first column, a blank line after each sentence, written back with a predicted tag "
+               "column", choices=("text", "conll"), commands=("predict",)),
+)
+
 # task name -> its options (a task that takes none needs no entry).
-TASK_OPTIONS: dict[str, tuple[TaskOption, ...]] = {"translation": TRANSLATION_OPTIONS, "lm": LM_OPTIONS}
+TASK_OPTIONS: dict[str, tuple[TaskOption, ...]] = {
+    "translation": TRANSLATION_OPTIONS, "lm": LM_OPTIONS, "tagging": TAGGING_OPTIONS}
 
 
 # ------------------------------------------------------------------------------------------ generation
@@ -170,7 +180,8 @@ class GenerationOptions:
                                   "probability, in (0, 1]", between(gt=0, le=1))
     num_samples: int = _option(1, "continuations per prompt (more than 1: sampled; default 1)",
                                between(ge=1))
-    seed: int = _option(0, "sampling seed: the same seed gives the same text (default 0)")
+    seed: int = _option(0, "sampling seed: the same seed gives the same text (Python default 0; the "
+                           "command line draws one and prints it when none is given)")
     beam_size: int = _option(1, "beam search with this many hypotheses (default 1: greedy)", between(ge=1))
     condition: str | None = _option(None, "the condition value (e.g. a genre) of a conditioned model")
 

@@ -24,9 +24,9 @@ from nlpseq.data.records import read_jsonl
 from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
 from nlpseq.data.tagged_readers import read_tagged_file
 from nlpseq.errors import DataError
+from nlpseq.inputs import line_number
 from nlpseq.metrics.tagging import entity_scores, token_accuracy
 from nlpseq.models.tagger import SequenceTagger, TaggerConfig
-from nlpseq.segmentation import segment_words_with_offsets
 from nlpseq.tasks.common import (
     DatasetSplits,
     gather_by_index,
@@ -35,10 +35,13 @@ from nlpseq.tasks.common import (
     prepare_tokenizer,
     restore_labels,
     save_labels,
+    tag_summary,
     tokenizer_key,
     training_embedding,
 )
-from nlpseq.tasks.contract import Task, model_device
+from nlpseq.tasks.contract import DataSummary, Task, model_device
+from nlpseq.tasks.options import TAGGING_OPTIONS, TaskOption
+from nlpseq.tasks.tagging_input import chunks, conll_results, conll_sentences, conll_word, entities, words_of
 from nlpseq.tokenizers import UNK_ID, load_tokenizer
 from nlpseq.training.device import move
 
@@ -114,6 +117,8 @@ class TaggingTask(DatasetSplits, Task):
     metrics: ClassVar[dict[str, Literal["max", "min"]]] = {
         "accuracy": "max", "f1": "max", "precision": "max", "recall": "max"}
     default_metric = "f1"
+    options: ClassVar[tuple[TaskOption, ...]] = TAGGING_OPTIONS
+    takes_words = True  # predict takes lists of words as they are (nlpseq.api.Predictor.predict)
 
     @classmethod
     def metrics_for(cls, config: Config) -> tuple[dict[str, Literal["max", "min"]], str]:
@@ -127,6 +132,8 @@ class TaggingTask(DatasetSplits, Task):
         self.tokenizer: Any = None
         self.chars: Any = None
         self.tags: list[str] = []
+        self.max_length: int | None = None  # predict: the chunk size (None: data.max_length)
+        self.input_format = "text"  # predict: "text" (raw lines, or lists of words) or "conll"
 
     @property
     def scheme(self) -> str | None:
@@ -189,6 +196,15 @@ class TaggingTask(DatasetSplits, Task):
         for split in self.splits.values():
             self._check_tags(split)
             split.dataset = self.tokenize(split.dataset)
+
+    def describe(self) -> DataSummary:
+        """Sentences per split, the word, char and tag vocabulary sizes, and the training counts of
+        entity types (with a tag scheme) or tags."""
+        vocabularies = {"words": self.tokenizer.vocab_size, "tags": len(self.tags)}
+        if self.chars is not None:
+            vocabularies["chars"] = self.chars.vocab_size
+        rows = self.splits["train"].dataset["tags"]
+        return tag_summary(super().describe(), rows, self.scheme, vocabularies)
 
     def _tag_vocabulary(self, rows: list[list[str]]) -> list[str]:
         found = sorted({tag for row in rows for tag in row})
@@ -318,41 +334,83 @@ class TaggingTask(DatasetSplits, Task):
             metrics["tokens"] = sum(len(row) for row in gold)
         return metrics
 
+    # ---------------------------------------------------------------------------------- predicting
+    def set_options(self, **options: Any) -> None:
+        """``max_length`` (the chunk size for long sentences) and ``input_format`` (``text`` or
+        ``conll``), checked against :data:`TAGGING_OPTIONS`."""
+        unknown = sorted(set(options) - {option.name for option in TAGGING_OPTIONS})
+        if unknown:
+            super().set_options(**{name: options[name] for name in unknown})
+        if options.get("max_length") is not None:
+            self.max_length = options["max_length"]
+        if options.get("input_format") is not None:
+            self.input_format = options["input_format"]
+
+    @property
+    def input_blocks(self) -> bool:
+        """Whether ``predict`` reads blank-line separated blocks (CoNLL sentences), which a batch of
+        input lines must not cut (:func:`nlpseq.inputs.input_batches` with ``blocks``)."""
+        return self.input_format == "conll"
+
     @torch.no_grad()
-    def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
-        """Split raw lines into words and tag them; NER results also list entity spans with character
-        offsets into the line. Over-long lines are an error naming the line (1-based in ``texts``)."""
-        limit = self.config.data.max_length
-        split = [segment_words_with_offsets(text, self.config.tokenizer.language) for text in texts]
-        rows = []
-        for number, words in enumerate(split, 1):
-            if len(words) > limit:
-                raise DataError(f"input line {number} has {len(words)} words, more than the model's limit "
-                                f"data.max_length={limit}")
-            if words:
-                rows.append(self._encode_words([w for w, _, _ in words]))
-        tagged = iter(self._decode(model, datasets.Dataset.from_list(rows)) if rows else [])
+    def predict(self, model: nn.Module, texts: list[str] | list[str | list[str]]) -> list[dict[str, Any]]:
+        """Tag each input: a raw line (split into words) or a list of words (tagged as they are, offsets
+        into the words joined with single spaces). NER results also list entity spans with character
+        offsets into the text. With ``input_format`` ``conll``, ``texts`` are CoNLL lines instead, each
+        with its result (:func:`~nlpseq.tasks.tagging_input.conll_results`). A sentence longer than
+        ``max_length`` words is tagged in chunks (see :meth:`_tag`); every line is answered."""
+        if self.input_format == "conll":
+            sentences = conll_sentences(texts)
+            words = [[conll_word(texts[i]) for i in sentence] for sentence in sentences]
+            numbers = [line_number(texts[sentence[0]], sentence[0] + 1) for sentence in sentences]
+            tagged = [self._in_data_scheme(tags) for tags in self._tag(model, words, numbers)]
+            return conll_results(texts, sentences, tagged)
+        split = [words_of(item, self.config.tokenizer.language) for item in texts]
+        numbers = [line_number(item, position) if isinstance(item, str) else position
+                   for position, item in enumerate(texts, 1)]
+        tagged = self._tag(model, [[w for w, _, _ in words] for _, words in split], numbers)
         results = []
-        data_scheme = self.config.data.tag_scheme
-        for text, words in zip(texts, split, strict=True):
-            tags = next(tagged) if words else []
-            spans = schemes.to_spans(tags, self.scheme) if self.scheme is not None else []
-            # Tags come out in the scheme of the user's data (IOB2 for CoNLL files), not the one the
-            # model happened to train in.
-            if data_scheme is not None and data_scheme != self.scheme:
-                tags = schemes.from_spans(spans, len(tags), data_scheme)
-            result: dict[str, Any] = {"words": [w for w, _, _ in words], "tags": tags}
+        for (text, words), tags in zip(split, tagged, strict=True):
+            result: dict[str, Any] = {"words": [w for w, _, _ in words], "tags": self._in_data_scheme(tags)}
             if self.scheme is not None:
-                result["entities"] = [
-                    {"type": kind, "start": words[s][1], "end": words[e - 1][2],
-                     "text": text[words[s][1]:words[e - 1][2]]}
-                    for kind, s, e in spans
-                ]
+                result["entities"] = entities(text, words, schemes.to_spans(tags, self.scheme))
             results.append(result)
         return results
 
+    def _tag(self, model: nn.Module, sentences: list[list[str]], numbers: list[int]) -> list[list[str]]:
+        """Tags (in the model's scheme) of each list of words; ``numbers`` name their input lines.
+
+        A sentence longer than ``max_length`` words (default data.max_length) is cut into chunks of
+        that many, each tagged as a sentence of its own, and their tags joined. What a cut costs: the
+        encoder sees no context across it, and the CRF scores no transition across it (each chunk
+        starts and ends as a sentence does), so an entity that spans a cut comes back as two entities.
+        Spans and offsets stay right across the joins: they are computed on the joined tags and the
+        whole sentence's words. The alternative, refusing the line, stopped a whole stream at one
+        pasted table or run-on paragraph."""
+        size = self.max_length or self.config.data.max_length
+        rows, pieces = [], []
+        for words, number in zip(sentences, numbers, strict=True):
+            parts = chunks(words, size) if words else []
+            if len(parts) > 1:
+                log.warning("input line %d: %d words, more than max_length=%d: tagged in %d chunks", number,
+                            len(words), size, len(parts))
+            rows.extend(self._encode_words(list(part)) for part in parts)
+            pieces.append(len(parts))
+        tagged = iter(self._decode(model, datasets.Dataset.from_list(rows)) if rows else [])
+        return [[tag for _ in range(count) for tag in next(tagged)] for count in pieces]
+
+    def _in_data_scheme(self, tags: list[str]) -> list[str]:
+        # Tags come out in the scheme of the user's data (IOB2 for CoNLL files), not the one the model
+        # happened to train in.
+        data_scheme = self.config.data.tag_scheme
+        if data_scheme is not None and data_scheme != self.scheme:
+            return schemes.from_spans(schemes.to_spans(tags, self.scheme), len(tags), data_scheme)
+        return tags
+
     def format_prediction(self, result: dict[str, Any]) -> str:
-        """``word/TAG`` pairs separated by spaces."""
+        """``word/TAG`` pairs separated by spaces; for CoNLL input, the CoNLL line with its tag column."""
+        if "conll" in result:
+            return result["conll"]
         return " ".join(f"{w}/{t}" for w, t in zip(result["words"], result["tags"], strict=True))
 
     def load_file(self, path: str) -> datasets.Dataset:

@@ -24,17 +24,19 @@ import datasets
 import torch
 from torch import nn
 
+from nlpseq import distributed
 from nlpseq.config import Config, DataConfig, TokenizerConfig, from_dict
 from nlpseq.data.batching import pad
 from nlpseq.data.parallel import pair_fields, parallel_paths, read_pairs
 from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
 from nlpseq.errors import ConfigError, DataError
+from nlpseq.inputs import line_number
 from nlpseq.metrics.translation import translation_metrics
 from nlpseq.models.search import Hypothesis, max_lengths, translate
 from nlpseq.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from nlpseq.ranges import ranged
 from nlpseq.tasks.common import DatasetSplits, id_batch, prepare_tokenizer, tokenizer_key
-from nlpseq.tasks.contract import Task, model_device
+from nlpseq.tasks.contract import DataSummary, Task, model_device
 from nlpseq.tasks.options import TRANSLATION_OPTIONS, OptionError, TaskOption
 from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, Tokenizer, load_tokenizer
 from nlpseq.training.device import move
@@ -114,6 +116,8 @@ class TranslationModelConfig(Seq2SeqConfig):
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
 
 
+# Validation samples logged at each evaluation during training (Joey NMT logs a few too).
+LOGGED_SAMPLES = 3
 # Options that replace the recipe's DecodingConfig keys of the same name (the others are predict's own).
 _DECODING_OPTIONS = ("beam_size", "length_penalty")
 
@@ -216,6 +220,13 @@ class TranslationTask(DatasetSplits, Task):
         if not len(train.dataset):
             raise DataError(f"no training pair within data.max_length={limit} tokens", train.source)
 
+    def describe(self) -> DataSummary:
+        """Pairs per split (training pairs after the length limit) and the tokenizer sizes."""
+        # ["joint"] pairs with the one shared tokenizer, ["source", "target"] with one each.
+        sides = zip(self._tokenizer_names(), (self.source_tokenizer, self.target_tokenizer), strict=False)
+        return replace(super().describe(), unit="pairs",
+                       vocabularies={name: tokenizer.vocab_size for name, tokenizer in sides})
+
     def tokenize(self, dataset: datasets.Dataset) -> datasets.Dataset:
         """Add ``input_ids`` (source), ``target_ids`` and their lengths; ``length`` (what batching pays
         for) is the longer of source and target + 1."""
@@ -297,9 +308,12 @@ class TranslationTask(DatasetSplits, Task):
         model.train(was_training)
         return results
 
-    def _score(self, model: nn.Module, dataset: datasets.Dataset, beam_size: int) -> dict[str, Any]:
+    def _score(self, model: nn.Module, dataset: datasets.Dataset, beam_size: int, log_samples: bool = False
+               ) -> dict[str, Any]:
         found = self.translate_ids(model, dataset["input_ids"], beam_size)
         hypotheses = [self.target_tokenizer.decode(h[0].tokens) for h in found]
+        if log_samples and distributed.is_main():
+            _log_samples(dataset, hypotheses)
         metrics = translation_metrics(hypotheses, dataset["target"])
         return {**metrics, "examples": len(hypotheses), "samples": [
             {"source": s, "reference": r, "hypothesis": h}
@@ -311,7 +325,8 @@ class TranslationTask(DatasetSplits, Task):
         (``decoding.beam_size``, ``length_penalty``) under ``beam``, and signatures and samples. With
         ``details`` the top-level ``bleu``/``chrf`` are those of the recipe's own decoding (beam search
         when ``beam_size`` > 1), named in ``decoding``: what ``predict`` would write."""
-        greedy = self._score(model, dataset, 1)
+        # Validation during training (no details) logs a few samples, so the log shows what BLEU means.
+        greedy = self._score(model, dataset, 1, log_samples=not details)
         if not details:
             return {"bleu": greedy["bleu"], "chrf": greedy["chrf"]}
         result: dict[str, Any] = {"bleu": greedy["bleu"], "chrf": greedy["chrf"], "decoding": "greedy",
@@ -328,6 +343,14 @@ class TranslationTask(DatasetSplits, Task):
         and target pieces with ``attention``); an empty text gives an empty translation."""
         filled = [i for i, text in enumerate(texts) if text.strip()]
         sources = self.source_tokenizer.encode([texts[i] for i in filled])
+        # A source past the model's training length keeps its first data.max_length tokens: attention
+        # over a 20,000-token line would stall the whole stream for one line (said in the log).
+        limit = self.config.data.max_length
+        for index, source in zip(filled, sources, strict=True):
+            if len(source) > limit:
+                log.warning("input line %d: %d tokens, more than data.max_length=%d: translated its first %d",
+                            line_number(texts[index], index + 1), len(source), limit, limit)
+        sources = [source[:limit] for source in sources]
         found = self.translate_ids(model, sources)
         results: list[dict[str, Any]] = [{"translation": "", "score": None} for _ in texts]
         for index, source, hypotheses in zip(filled, sources, found, strict=True):
@@ -350,14 +373,31 @@ class TranslationTask(DatasetSplits, Task):
         return results
 
     def format_prediction(self, result: dict[str, Any]) -> str:
-        """The translation; with an n-best list, ``score<TAB>translation`` for each, tab-joined on the one
-        line (one output line per input line, always)."""
+        """The translation; with an n-best list, one line per hypothesis, best first:
+        ``rank<TAB>score<TAB>translation`` (rank 1 starts each input's list, so lists stay apart)::
+
+            1\t-0.2113\tthe cat
+            2\t-1.5260\tthe dog
+        """
         if "n_best" not in result:
             return result["translation"]
-        return "\t".join(f"{h['score']:.4f}\t{h['translation']}" for h in result["n_best"])
+        return "\n".join(f"{rank}\t{h['score']:.4f}\t{h['translation']}"
+                         for rank, h in enumerate(result["n_best"], 1))
 
     def report(self, results: dict[str, Any]) -> None:
         """Nothing beyond results.json and curves.png."""
+
+
+def _log_samples(dataset: datasets.Dataset, hypotheses: list[str]) -> None:
+    """Log :data:`LOGGED_SAMPLES` (source, reference, hypothesis) triples at fixed places of a split
+    (first, middle, last...), the same ones at every evaluation so the log shows them improve."""
+    last = len(hypotheses) - 1
+    if last < 0:
+        return
+    for place in sorted({i * last // max(LOGGED_SAMPLES - 1, 1) for i in range(LOGGED_SAMPLES)}):
+        log.info("valid #%d source:     %s", place + 1, dataset[place]["source"])
+        log.info("valid #%d reference:  %s", place + 1, dataset[place]["target"])
+        log.info("valid #%d hypothesis: %s", place + 1, hypotheses[place])
 
 
 def _pieces(tokenizer: Tokenizer, ids: list[int]) -> list[str]:

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import math
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,19 +29,20 @@ from typing import Any
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from tqdm import tqdm
 
 from nlpseq import distributed
 from nlpseq.config import TrainerConfig
 from nlpseq.errors import TrainingDiverged
-from nlpseq.fileio import json_line, remove_orphans
+from nlpseq.fileio import remove_orphans
 from nlpseq.training.averaging import running_average
 from nlpseq.training.batches import TrainingBatches
 from nlpseq.training.budget import TimeBudget
 from nlpseq.training.checkpoint import TrainState, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from nlpseq.training.device import Precision, move, raise_on_sigterm
+from nlpseq.training.metrics_log import MetricsLog
 from nlpseq.training.optim import build_optimizer, build_scheduler
 from nlpseq.training.plots import plot_curves
+from nlpseq.training.progress import Progress, wants_bar
 
 log = logging.getLogger("nlpseq.train")
 
@@ -54,9 +54,10 @@ class Trainer:
         model: ``model(batch)`` returns an object with ``loss`` (summed over the batch's targets) and
             ``num_targets`` (a tensor: how many targets it predicted).
         config: optimisation, evaluation and checkpoint settings (``metric`` and ``metric_mode`` set).
-        run_dir: where ``checkpoints/``, ``metrics.jsonl`` and ``curves.png`` go.
+        run_dir: where ``checkpoints/``, ``metrics.jsonl`` and ``curves.png`` go (and ``tensorboard/``).
         batches: the training data (:class:`TrainingBatches`).
         evaluate: ``evaluate(model) -> {metric: value}`` on the validation data (every rank calls it).
+        verbose: False: no progress bar (log lines go wherever logging sends them).
     """
 
     model: nn.Module
@@ -65,12 +66,14 @@ class Trainer:
     batches: TrainingBatches
     evaluate: Callable[[nn.Module], dict[str, float]]
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    verbose: bool = True
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
         self.checkpoint_dir = self.run_dir / "checkpoints"
         self.metrics_file = self.run_dir / "metrics.jsonl"
         self.rank, self.world = distributed.rank_and_world()
+        self.metrics = MetricsLog(self.metrics_file, self.config.tensorboard, enabled=self.rank == 0)
         self.model.to(self.device)
         self.precision = Precision.choose(self.config.precision, self.device)
         if self.config.metric is None or self.config.metric_mode is None:
@@ -105,10 +108,10 @@ class Trainer:
             return self.state
         cfg = self.config
         self.wrapped.train()
-        # A live bar only on a terminal; logs and CI get a plain line every log_every steps instead.
-        show_bar = cfg.progress and self.rank == 0 and sys.stderr.isatty()
-        bar = tqdm(total=self.total_steps, initial=self.state.step, disable=not show_bar,
-                   dynamic_ncols=True, desc="train")
+        self.metrics.open()  # the TensorBoard event file, with trainer.tensorboard
+        # A live bar on a terminal or in a notebook; logs and CI read the step line every log_every steps.
+        progress = Progress(self.total_steps, self.state.step,
+                            wants_bar(cfg.progress and self.verbose and self.rank == 0))
         # Running sums of the current logging window and of the step being accumulated, kept on the
         # device: [loss, targets, tokens].
         window = torch.zeros(3, dtype=torch.float64, device=self.device)
@@ -141,12 +144,12 @@ class Trainer:
                     if not stepped:
                         continue  # a skipped step is not counted, logged or evaluated
                     window += step_sums
-                    bar.update(1)
+                    progress.advance()
                     # The last step of a run (max_steps, max_minutes) logs its partial window too, so
                     # results.json's time and tokens cover every step.
                     finishing = self._done()
                     if self.state.step % cfg.log_every == 0 or last_of_epoch or finishing:
-                        self._log_window(window, time.perf_counter() - window_start, bar, show_bar)
+                        self._log_window(window, time.perf_counter() - window_start, progress)
                         window_start = time.perf_counter()
                     if cfg.eval_every and self.state.step % cfg.eval_every == 0:
                         paused = time.perf_counter()
@@ -170,7 +173,8 @@ class Trainer:
             self._save("last", rng=self._boundary_rng)
             raise
         finally:
-            bar.close()
+            progress.close()
+            self.metrics.close()
             if previous_handler is not None:
                 signal.signal(signal.SIGTERM, previous_handler)
         return self.state
@@ -204,20 +208,25 @@ class Trainer:
                                   batch["num_tokens"].to(torch.float64)])
         return scale
 
-    def _log_window(self, window: torch.Tensor, elapsed: float, bar: tqdm, show_bar: bool) -> None:
+    def _log_window(self, window: torch.Tensor, elapsed: float, progress: Progress) -> None:
         """Log the training rows of the window summed in ``window`` ([loss, targets, tokens], all ranks
-        summed here; the one host read of it), then clear it."""
+        summed here; the one host read of it), then clear it. The step line is logged with or without a
+        bar (train.log keeps it), with the run's elapsed time and an ETA."""
         loss_sum, target_count, tokens = distributed.all_reduce_sum(window).tolist()
         loss_avg = loss_sum / max(target_count, 1.0)
         self.state.train_seconds += elapsed
         self.state.train_tokens += int(tokens)
         row = {"split": "train", "step": self.state.step, "epoch": self.state.epoch, "loss": loss_avg,
                "lr": self.optimizer.param_groups[0]["lr"], "tokens_per_s": tokens / max(elapsed, 1e-9)}
-        self._log(row)
-        bar.set_postfix(loss=f"{loss_avg:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
-        if not show_bar:
-            log.info("step %d/%d epoch %d loss %.4f lr %.2e %.0f tokens/s", self.state.step,
-                     self.total_steps, self.state.epoch, loss_avg, row["lr"], row["tokens_per_s"])
+        self.metrics.write(row)
+        progress.show(loss_avg, row["tokens_per_s"])
+        # The budget left from the wall time the last step recorded: reading the clock here again
+        # would move it for nothing (and tests drive the budget's clock read by read).
+        minutes = self.config.max_minutes
+        left = None if minutes is None else 60 * minutes - self.state.wall_seconds
+        times = progress.times(self.state.step, self.state.wall_seconds, left)
+        log.info("step %d/%d epoch %d loss %.4f lr %.2e %.0f tokens/s %s", self.state.step,
+                 self.total_steps, self.state.epoch, loss_avg, row["lr"], row["tokens_per_s"], times)
         window.zero_()
 
     def _optimizer_step(self, normalise: torch.Tensor) -> bool:
@@ -325,7 +334,7 @@ class Trainer:
             self.state.bad_evals += 1
             if cfg.asgd_start is None and self.state.bad_evals >= cfg.asgd_nonmono:
                 self._start_asgd(f"{self.state.bad_evals} evaluations without improvement")
-        self._log({"split": "valid", "step": self.state.step, "epoch": self.state.epoch, **metrics})
+        self.metrics.write({"split": "valid", "step": self.state.step, "epoch": self.state.epoch, **metrics})
         log.info("step %d valid %s=%.4f (best %.4f at step %d)", self.state.step, cfg.metric, value,
                  self.state.best_metric, self.state.best_step)
         if improved:
@@ -386,15 +395,3 @@ class Trainer:
         self.state = TrainState(**payload["state"])
         log.info("resumed from %s at step %d (epoch %d, batch %d)", path, self.state.step,
                  self.state.epoch, self.state.batch_in_epoch)
-
-    def _log(self, row: dict[str, Any]) -> None:
-        if self.rank != 0:
-            return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with self.metrics_file.open("a", encoding="utf-8") as handle:
-            handle.write(json_line(_plain(row)) + "\n")
-
-
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    """Keep JSON-friendly scalars only (per-class tables go to results.json, not the curve log)."""
-    return {k: v for k, v in row.items() if isinstance(v, int | float | str) or v is None}

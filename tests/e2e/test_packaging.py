@@ -176,7 +176,7 @@ def test_installed_nlpseq_lists_recipes_and_corpora_from_an_empty_folder(venv: P
 
     done = _run([nlpseq, "recipes"], cwd=empty)
     assert done.returncode == 0, done.stderr
-    rows = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()}
+    rows = {line.split()[0]: line.split()[1:4] for line in done.stdout.splitlines()[1:]}  # [0]: header
     assert rows["sentiment/mr_bigru"] == ["classification", "mr", "accuracy"]
     assert {"sentiment/tiny", "tagging/tiny", "tagging/conll2003_ner_bilstm_crf"} <= set(rows)
 

@@ -38,7 +38,8 @@ def test_saved_configs_of_earlier_versions_are_compared_with_their_paths_resolve
     keys = path_keys(config)
     assert {"data.train", "data.valid", "data.test", "data.cache_dir", "tokenizer.vocab_file",
             "trainer.init_from", "model.embedding.pretrained"} <= set(keys)
-    old = {"data": {"train": "a.jsonl", "test": None}, "model": {"embedding": {"pretrained": "~/vectors.txt"}}}
+    old = {"data": {"train": "a.jsonl", "test": None},
+           "model": {"embedding": {"pretrained": "~/vectors.txt"}}}
     resolved = resolve_paths(old, keys, base=tmp_path)
     assert resolved["data"] == {"train": str(tmp_path / "a.jsonl"), "test": None}
     assert resolved["model"]["embedding"]["pretrained"] == str(Path("~/vectors.txt").expanduser())

@@ -22,7 +22,8 @@ RECIPE = ROOT / "recipes" / "sentiment" / "tiny.yaml"
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("warm")
     run = folder / "base"
-    nlpseq.train(RECIPE, [*sentiment_files(folder / "data"), f"run_dir={run}", "trainer.max_epochs=2"])
+    nlpseq.train(RECIPE, [*sentiment_files(folder / "data"), f"run_dir={run}", "trainer.max_epochs=2"],
+                 verbose=False)
     return run
 
 
@@ -57,7 +58,7 @@ def test_fine_tune_starts_from_the_trained_weights_and_vocabulary(trained: Path,
     # The vocabulary is the trained run's, not one built from the new (smaller) corpus.
     assert (run / "tokenizer.json").read_bytes() == (trained / "tokenizer.json").read_bytes()
 
-    results = nlpseq.train(RECIPE, overrides)
+    results = nlpseq.train(RECIPE, overrides, verbose=False)
     log = (run / "train.log").read_text(encoding="utf-8")
     assert "warm start: tokenizer 'tokenizer'" in log
     count = len(best)
@@ -71,12 +72,12 @@ def test_a_new_label_set_gets_a_new_output_layer_and_the_log_says_so(trained: Pa
     run = tmp_path / "three"
     overrides = [*_own_data(tmp_path / "own", ("pos", "neg", "mixed")), f"run_dir={run}",
                  f"trainer.init_from={trained}", "trainer.max_epochs=1"]
-    nlpseq.train(RECIPE, overrides)
+    nlpseq.train(RECIPE, overrides, verbose=False)
     log = (run / "train.log").read_text(encoding="utf-8")
     assert "warm start: new shape, trained afresh:" in log
     assert json.loads((run / "labels.json").read_text()) == ["mixed", "neg", "pos"]
     # Resuming the warm-started run does not warm-start again: it continues from its own last.pt.
-    nlpseq.train(RECIPE, [*overrides[:-1], "trainer.max_epochs=2"], allow_changes=True)
+    nlpseq.train(RECIPE, [*overrides[:-1], "trainer.max_epochs=2"], allow_changes=True, verbose=False)
     assert (run / "train.log").read_text(encoding="utf-8").count("warm start: new shape") == 1
 
 

@@ -246,7 +246,7 @@ def test_train_reaches_high_f1_and_reports_entity_scores(ner_run: tuple[Path, di
     # Each gold entity is counted once per type: the supports add up to the entities in the file.
     gold_entities = sum(t.startswith("B-") for row in ner_rows(*SPLITS["test"]) for t in row["tags"])
     assert sum(v["support"] for v in test["per_type"].values()) == gold_entities
-    assert summary["test"]["f1"] == test["f1"]
+    assert summary["test"]["f1"] == round(test["f1"], 4)  # what train prints is rounded
     # The run folder holds the tag vocabulary in the training scheme (IOBES), every prefix per type.
     assert json.loads((run / "tags.json").read_text()) == IOBES_TAGS
 
@@ -320,13 +320,12 @@ def test_predict_jsonl_gives_entities_with_character_offsets(ner_run: tuple[Path
         assert all(line[e["start"]:e["end"]] == e["text"] for e in row["entities"])
 
 
-def test_predict_rejects_a_line_longer_than_max_length(ner_run: tuple[Path, dict]) -> None:
+def test_predict_tags_a_line_longer_than_max_length_in_chunks(ner_run: tuple[Path, dict]) -> None:
     run, _ = ner_run
     done = nlpseq("predict", str(run), stdin="Alice visited Paris\n" + "we " * 21 + "\n")
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    assert "input line 2 has 21 words, more than the model's limit data.max_length=20" in done.stderr
-    assert done.stdout == ""
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1] == " ".join(["we/O"] * 21)
+    assert "input line 2: 21 words, more than max_length=20: tagged in 2 chunks" in done.stderr
 
 
 # ------------------------------------------------------------------------------------ other data shapes

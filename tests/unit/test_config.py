@@ -150,7 +150,7 @@ def test_int_is_coerced_to_float(tmp_path):
 def test_unknown_top_level_key_names_it_and_the_valid_keys(tmp_path):
     path = write(tmp_path, "task: classification\ntrainr:\n  lr: 0.1\n")
     message = config_error(path, [])
-    assert message == (f"{path}: unknown key 'trainr'; "
+    assert message == (f"{path}: unknown key 'trainr' (did you mean trainer?); "
                        "valid keys: task, run_dir, data, tokenizer, model, trainer")
 
 
@@ -158,13 +158,14 @@ def test_unknown_nested_key_names_it_and_the_section_keys():
     message = config_error(None, ["trainer.lrr=1"])
     valid = ", ".join(f.name for f in fields(TrainerConfig))
     assert valid.startswith("optimizer, lr, weight_decay, ")
-    assert message == f"unknown key 'trainer.lrr'; valid keys in trainer: {valid}"
+    assert message == f"unknown key 'trainer.lrr' (did you mean trainer.lr?); valid keys in trainer: {valid}"
 
 
 def test_unknown_key_in_the_model_section(tmp_path):
     path = write(tmp_path, "model:\n  encoder:\n    hiden_size: 3\n")
     message = config_error(path, [])
-    assert message == (f"{path}: unknown key 'model.encoder.hiden_size'; valid keys in model.encoder: "
+    assert message == (f"{path}: unknown key 'model.encoder.hiden_size' "
+                       "(did you mean model.encoder.hidden_size?); valid keys in model.encoder: "
                        "rnn_type, hidden_size, num_layers, bidirectional, dropout, locked_dropout, "
                        "weight_drop")
 
