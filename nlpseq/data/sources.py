@@ -23,6 +23,7 @@ import datasets
 
 from nlpseq import distributed
 from nlpseq.config import DataConfig
+from nlpseq.data.sniff import check_format, explain
 from nlpseq.errors import ConfigError, DataError
 
 log = logging.getLogger("nlpseq.data")
@@ -119,7 +120,13 @@ def _load_one(config: DataConfig, split: str, read: Read, normalize: Normalize) 
         if path is None:
             return None
         source = str(path)
-        records = _normalised(read(source), source, normalize, skipped)
+        if Path(source).is_file():
+            check_format(source, config.format)
+        try:
+            records = _normalised(read(source), source, normalize, skipped)
+        except DataError as error:
+            # "malformed JSON at line 1" of a CSV file says what the file is, and what to set.
+            raise explain(error, source, config.format) from None
     if not records:
         # Hub splits too: an empty split would otherwise fail later with a bare missing-column error.
         raise DataError("no usable examples" + (f" ({sum(skipped.values())} skipped)" if skipped else "")
