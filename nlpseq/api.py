@@ -19,15 +19,8 @@ import torch
 
 import nlpseq
 from nlpseq import distributed
-from nlpseq.config import (
-    Config,
-    config_hash,
-    path_keys,
-    resolve_paths,
-    save_config,
-    to_dict,
-    with_resolved_paths,
-)
+from nlpseq.config import Config, config_hash, save_config, to_dict
+from nlpseq.config_paths import path_keys, resolve_paths, with_resolved_paths
 from nlpseq.errors import NlpseqError
 from nlpseq.fileio import write_json
 from nlpseq.recipes import find_recipe

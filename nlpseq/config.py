@@ -14,7 +14,6 @@ recipe files and overrides is :mod:`nlpseq.config_files`.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import difflib
 import hashlib
@@ -371,46 +370,6 @@ def parse_config(values: dict[str, Any], data: type, model: type, where: str | N
         return from_dict(Config, values, sections={"data": data, "model": model, "tokenizer": tokenizer})
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}" if where is not None else str(error)) from None
-
-
-def path_keys(obj: Any, prefix: str = "") -> list[str]:
-    """Dotted keys of every local-path field (:func:`nlpseq.ranges.local_path`) of a config."""
-    keys = []
-    for item in dataclasses.fields(obj):
-        value, key = getattr(obj, item.name), _join(prefix, item.name)
-        if item.metadata.get("path"):
-            keys.append(key)
-        elif dataclasses.is_dataclass(value):
-            keys.extend(path_keys(value, key))
-    return keys
-
-
-def resolve_paths(values: dict[str, Any], keys: list[str], base: Path | None = None) -> dict[str, Any]:
-    """A copy of raw config ``values`` whose local paths at dotted ``keys`` are absolute (against
-    ``base``, default the working directory, ``~`` expanded): a run folder's ``config.yaml`` then works
-    from any directory, and ``nlpseq evaluate RUN`` finds the data wherever it is run."""
-    values = copy.deepcopy(values)
-    for key in keys:
-        *parents, name = key.split(".")
-        node = values
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and isinstance(node.get(name), str) and node[name]:
-            node[name] = str(((base or Path.cwd()) / Path(node[name]).expanduser()).resolve())
-    return values
-
-
-def with_resolved_paths(config: Config, base: Path | None = None) -> Config:
-    """A copy of ``config`` with every local path absolute, as :func:`resolve_paths` makes them."""
-    config = copy.deepcopy(config)
-    resolved = resolve_paths(to_dict(config), path_keys(config), base)
-    for key in path_keys(config):
-        *parents, name = key.split(".")
-        node, value = config, resolved
-        for part in parents:
-            node, value = getattr(node, part), value[part]
-        setattr(node, name, value[name])
-    return config
 
 
 def save_config(config: Config, path: str | Path) -> None:

@@ -47,6 +47,6 @@ def matching(default: str, pattern: str, what: str) -> Any:
 
 
 def local_path(default: str | None = None) -> Any:
-    """A field naming a local file or folder. :func:`nlpseq.config.resolve_paths` makes it absolute when
+    """A field naming a local file or folder. :func:`nlpseq.config_paths.resolve_paths` makes it absolute when
     a run starts, so the saved ``config.yaml`` works from any directory."""
     return field(default=default, metadata={"path": True})

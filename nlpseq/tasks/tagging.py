@@ -41,39 +41,21 @@ from nlpseq.tasks.common import (
 )
 from nlpseq.tasks.contract import DataSummary, Task, model_device
 from nlpseq.tasks.options import TAGGING_OPTIONS, TaskOption
-from nlpseq.tasks.tagging_input import chunks, conll_results, conll_sentences, conll_word, entities, words_of
+from nlpseq.tasks.tagging_input import (
+    MAX_WORD_CHARS,
+    NUM_CASES,
+    casing,
+    chunks,
+    conll_results,
+    conll_sentences,
+    conll_word,
+    entities,
+    words_of,
+)
 from nlpseq.tokenizers import UNK_ID, load_tokenizer
 from nlpseq.training.device import move
 
 log = logging.getLogger("nlpseq.task")
-
-# Longer "words" (URLs, tables flattened into one token) keep their first characters only: the
-# char features see enough of them, and one such token would otherwise widen the whole batch.
-MAX_WORD_CHARS = 40
-
-def casing(word: str) -> int:
-    """Word shape class (0 is padding): lower, Capitalised, UPPER, mIxed, number, has digit, other.
-
-    The word vocabulary is usually lower-cased; this keeps the case signal that NER depends on.
-    """
-    if word.isdigit():
-        return 5
-    if any(c.isdigit() for c in word):
-        return 6
-    letters = [c for c in word if c.isalpha()]
-    if not letters:
-        return 7
-    if all(c.islower() for c in letters):
-        return 1
-    if all(c.isupper() for c in letters):
-        return 3
-    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
-        return 2
-    return 4
-
-
-# Shape classes :func:`casing` returns, padding (0) included.
-NUM_CASES = 8
 
 # Formats whose reader already says ``tokens``/``tags`` (the field options apply to JSONL and hub rows).
 TAGGED_FORMATS = ("conll", "conllu", "brown")

@@ -1,7 +1,9 @@
-"""What a tagging run predicts on: raw lines, lists of words, CoNLL columns; and long sentences in chunks.
+"""What a tagging run reads: raw lines, lists of words, CoNLL columns; long sentences in chunks; the
+shape of each word.
 
 No model here: these turn inputs into word lists with character offsets (the entity spans of a
-``predict`` result point into them) and CoNLL lines back into CoNLL lines with one more column.
+``predict`` result point into them), CoNLL lines back into CoNLL lines with one more column, and
+words into their shape classes (a model input beside the word and character ids).
 """
 
 from __future__ import annotations
@@ -13,6 +15,35 @@ from nlpseq.segmentation import segment_words_with_offsets
 
 Word = tuple[str, int, int]  # a word and its [start, end) character offsets into its text
 T = TypeVar("T")
+
+# Longer "words" (URLs, tables flattened into one token) keep their first characters only: the
+# char features see enough of them, and one such token would otherwise widen the whole batch.
+MAX_WORD_CHARS = 40
+
+def casing(word: str) -> int:
+    """Word shape class (0 is padding): lower, Capitalised, UPPER, mIxed, number, has digit, other.
+
+    The word vocabulary is usually lower-cased; this keeps the case signal that NER depends on.
+    """
+    if word.isdigit():
+        return 5
+    if any(c.isdigit() for c in word):
+        return 6
+    letters = [c for c in word if c.isalpha()]
+    if not letters:
+        return 7
+    if all(c.islower() for c in letters):
+        return 1
+    if all(c.isupper() for c in letters):
+        return 3
+    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        return 2
+    return 4
+
+
+# Shape classes :func:`casing` returns, padding (0) included.
+NUM_CASES = 8
+
 
 # A CoNLL-2003 document marker: copied through (tagged O, as in the CoNLL files), never tagged.
 DOCSTART = "-DOCSTART-"

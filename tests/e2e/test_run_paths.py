@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from nlpseq.config import path_keys, resolve_paths
+from nlpseq.config_paths import path_keys, resolve_paths
 from nlpseq.tasks import load_config
 from tests.helpers import ROOT, run_cli, sentiment_files
 
