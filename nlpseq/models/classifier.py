@@ -11,7 +11,7 @@ from torch import nn
 from nlpseq.models.embedding import EmbeddingConfig, TokenEmbedding
 from nlpseq.models.encoder import EncoderConfig, RNNEncoder
 from nlpseq.models.pooling import Pooling
-from nlpseq.ranges import ranged
+from nlpseq.ranges import local_path, ranged
 
 
 @dataclass
@@ -20,6 +20,9 @@ class ClassifierConfig:
 
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    # A language model's run folder (task lm) whose embedding rows (matched by token) and encoder layers
+    # start this model's, to fine-tune; its sizes must match model.embedding and model.encoder.
+    pretrained: str | None = local_path()
     # Encoder states -> one vector: last (final states), mean or max over the real tokens, or attention
     # (a learned query's weighted sum).
     pooling: Literal["last", "mean", "max", "attention"] = "max"

@@ -19,6 +19,7 @@ from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_s
 from nlpseq.errors import DataError
 from nlpseq.metrics.classification import classification_metrics
 from nlpseq.models.classifier import ClassifierConfig, SequenceClassifier
+from nlpseq.models.pretrained import load_pretrained, starts_from_pretrained
 from nlpseq.ranges import matching
 from nlpseq.tasks.common import (
     DatasetSplits,
@@ -175,12 +176,16 @@ class ClassificationTask(DatasetSplits, Task):
             # A restored model needs no loss weights (they are not in its state dict), so inference
             # reads no training data for them.
             weights = self.balanced_weights() if training else None
-        return SequenceClassifier(
+        model = SequenceClassifier(
             self.tokenizer.vocab_size, len(self.labels),
             embedding=training_embedding(cfg.embedding, training), encoder=cfg.encoder,
             pooling=cfg.pooling, dropout=cfg.dropout, class_weights=weights,
             vocabulary=getattr(self.tokenizer, "itos", None) if cfg.embedding.pretrained else None,
         )
+        if starts_from_pretrained(cfg.pretrained, self.run_dir, training):
+            # After embedding.pretrained's vectors: a language model's row wins where both have a token.
+            load_pretrained(cfg.pretrained, model.embedding, model.encoder, self.tokenizer)
+        return model
 
     def balanced_weights(self) -> list[float]:
         """One loss weight per label (in ``labels`` order), ``n_samples / (n_classes * count)`` over
