@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import platform
@@ -20,7 +21,7 @@ import torch
 import nlpseq
 from nlpseq import distributed
 from nlpseq.config import Config, config_hash, save_config, to_dict
-from nlpseq.config_paths import path_keys, resolve_paths, with_resolved_paths
+from nlpseq.config_paths import get_value, path_keys, resolve_paths, set_value, with_resolved_paths
 from nlpseq.errors import NlpseqError
 from nlpseq.fileio import write_json
 from nlpseq.recipes import find_recipe
@@ -72,6 +73,7 @@ def train(config: Config | str | Path, overrides: list[str] | dict[str, Any] | N
         config = load_config(find_recipe(str(config)), _override_list(overrides))
     elif overrides:
         raise ValueError("overrides apply to recipe files; edit the Config object instead")
+    config = _train_upstream(config, allow_changes, verbose)
     # Data and other local paths are saved absolute, so the run folder works from any directory; a
     # saved config of an earlier version kept them as typed, which are read against this directory.
     config = with_resolved_paths(config)
@@ -86,6 +88,38 @@ def train(config: Config | str | Path, overrides: list[str] | dict[str, Any] | N
     with _run_log(run_dir, verbose) if main else contextlib.nullcontext(), \
             RunLock(run_dir) if main else contextlib.nullcontext():
         return _train(config, run_dir, device, rank, world, changes, verbose)
+
+
+def _train_upstream(config: Config, allow_changes: bool, verbose: bool) -> Config:
+    """``config`` with each upstream run its task names (``model.pretrained``: see
+    :meth:`~nlpseq.tasks.contract.Task.upstream_keys`) that is a recipe name, not a folder, replaced
+    by that recipe's run folder, trained first exactly as ``nlpseq train NAME`` would (resumed when
+    interrupted) unless it has finished. One command then runs the chain: pretrain, fine-tune, test."""
+    keys = get_task(config.task).upstream_keys(config)
+    if not keys:
+        return config
+    config = copy.deepcopy(config)
+    for key in keys:
+        value = str(get_value(config, key))
+        if Path(value).expanduser().is_dir() or not _is_recipe(value):
+            continue  # a run folder, or a mistake the task's loader names
+        upstream = load_config(find_recipe(value))
+        run = Path(upstream.run_dir)
+        if (run / "results.json").is_file():
+            log.info("%s: recipe %s has finished in %s", key, value, run)
+        else:
+            log.info("%s: recipe %s has no finished run in %s: training it first", key, value, run)
+            train(upstream, allow_changes=allow_changes, verbose=verbose)
+        set_value(config, key, str(run))
+    return config
+
+
+def _is_recipe(name: str) -> bool:
+    try:
+        find_recipe(name)
+    except NlpseqError:
+        return False
+    return True
 
 
 def _override_list(overrides: list[str] | dict[str, Any] | None) -> list[str]:

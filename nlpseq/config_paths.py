@@ -43,9 +43,23 @@ def with_resolved_paths(config: Config, base: Path | None = None) -> Config:
     config = copy.deepcopy(config)
     resolved = resolve_paths(to_dict(config), path_keys(config), base)
     for key in path_keys(config):
-        *parents, name = key.split(".")
-        node, value = config, resolved
-        for part in parents:
-            node, value = getattr(node, part), value[part]
-        setattr(node, name, value[name])
+        value: Any = resolved
+        for part in key.split("."):
+            value = value[part]
+        set_value(config, key, value)
     return config
+
+
+def get_value(config: Any, key: str) -> Any:
+    """The value at dotted ``key`` of a config dataclass (``"model.pretrained"``)."""
+    for part in key.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def set_value(config: Any, key: str, value: Any) -> None:
+    """Set the value at dotted ``key`` of a config dataclass, in place."""
+    *parents, name = key.split(".")
+    for part in parents:
+        config = getattr(config, part)
+    setattr(config, name, value)

@@ -70,6 +70,11 @@ class ClassificationTask(DatasetSplits, Task):
     metrics: ClassVar[dict[str, Literal["max", "min"]]] = {"accuracy": "max", "macro_f1": "max"}
     default_metric = "accuracy"
 
+    @classmethod
+    def upstream_keys(cls, config: Config) -> tuple[str, ...]:
+        """``model.pretrained``: a language model's run folder, or a recipe name trained first."""
+        return ("model.pretrained",) if config.model.pretrained is not None else ()
+
     def __init__(self, config: Config, run_dir: str | Path):
         super().__init__(config, run_dir)
         self.splits: dict[str, Split] = {}

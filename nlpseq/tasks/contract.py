@@ -69,6 +69,13 @@ class Task(ABC):
         self.run_dir = Path(run_dir)
 
     @classmethod
+    def upstream_keys(cls, config: Config) -> tuple[str, ...]:
+        """Dotted keys of ``config`` that name another run this one starts from (``model.pretrained``).
+        :func:`nlpseq.train` reads them: a value that is a recipe name, not a folder, is replaced by
+        that recipe's run folder, trained first (resumable) when it has not finished. Default none."""
+        return ()
+
+    @classmethod
     def metrics_for(cls, config: Config) -> tuple[dict[str, Literal["max", "min"]], str]:
         """The metrics this recipe's evaluation reports and the default one. Most tasks always report
         the same; a task whose metrics depend on its data (entity F1 only with a tag scheme) narrows

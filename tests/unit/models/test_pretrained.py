@@ -17,7 +17,7 @@ from nlpseq.models.language_model import LanguageModel, lm_encoder
 from nlpseq.models.pretrained import load_pretrained, starts_from_pretrained
 from nlpseq.tokenizers import SPECIALS, VocabTokenizer
 from nlpseq.training.checkpoint import load_checkpoint, save_checkpoint
-from tests.helpers import run_cli, sentiment_files, sentiment_rows
+from tests.helpers import ROOT, run_cli, sentiment_files, sentiment_rows
 
 LM_WORDS = ["the", "film", "was", "good", "bad", "plot", "a", "dull"]
 # Another order, two words the language model lacks ("zany", "meh"), and not all of its words.
@@ -241,3 +241,34 @@ def test_an_incompatible_lm_through_the_cli_names_the_keys(lm_run: Path, tmp_pat
         f"nlpseq: error: model.pretrained: {lm_run} does not fit this model (rnn_type lstm there, gru here, "
         "num_layers 2 there, 1 here): set model.encoder.rnn_type=lstm model.encoder.num_layers=2 to match "
         "the language model"]
+
+
+def test_a_recipe_named_in_model_pretrained_is_trained_first_then_reused(tmp_path: Path) -> None:
+    # One command runs the chain: the LM recipe has no run yet, so it is trained (as `nlpseq train
+    # RECIPE` would), then the classifier starts from it; run again, neither trains anew.
+    for split, count, seed in (("train", 200, 11), ("valid", 20, 12)):
+        path = tmp_path / f"lm_{split}.txt"
+        path.write_text("".join(row["text"] + "\n" for row in sentiment_rows(count, seed)), encoding="utf-8")
+    lm_recipe = tmp_path / "my_lm.yaml"
+    values = yaml.safe_load((ROOT / "recipes" / "lm" / "tiny.yaml").read_text(encoding="utf-8"))
+    values["run_dir"] = str(tmp_path / "lm_run")
+    values["data"] = {**(values.get("data") or {}), "train": str(tmp_path / "lm_train.txt"),
+                      "valid": str(tmp_path / "lm_valid.txt")}
+    values["trainer"] = {**values["trainer"], "max_epochs": 1}
+    lm_recipe.write_text(yaml.safe_dump(values), encoding="utf-8")
+    run = tmp_path / "classifier"
+    command = ("train", "sentiment/tiny", *sentiment_files(tmp_path / "data"), f"run_dir={run}",
+               "trainer.max_epochs=1", f"model.pretrained={lm_recipe}", "model.encoder.rnn_type=lstm",
+               "model.encoder.num_layers=2")
+    done = run_cli(*command)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "lm_run" / "results.json").is_file()
+    assert "has no finished run in" in done.stderr and "training it first" in done.stderr
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    assert saved["model"]["pretrained"] == str(tmp_path / "lm_run")
+    assert "embedding rows matched by token" in (run / "train.log").read_text(encoding="utf-8")
+    lm_metrics = (tmp_path / "lm_run" / "metrics.jsonl").read_bytes()
+    again = run_cli(*command)
+    assert again.returncode == 0, again.stderr
+    assert "has finished in" in again.stderr
+    assert (tmp_path / "lm_run" / "metrics.jsonl").read_bytes() == lm_metrics  # not trained again
