@@ -134,12 +134,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _print_generated(results: list[dict[str, Any]], form: str) -> None:
-    """Text: the prompt and its continuation on a line. JSONL: the result as the task gave it, whose
-    ``text`` is the continuation alone (the contract: new text), said by ``prompt_included``."""
+    """Text: the prompt and its continuation on a line (a backward model's text before its prompt).
+    JSONL: the result as the task gave it, whose ``text`` is the continuation alone (the contract: new
+    text), said by ``prompt_included``."""
     for result in results:
         if form == "jsonl":
             print(json.dumps({**result, "prompt_included": result.get("prompt_included", False)},
                              ensure_ascii=False))
         else:
-            print(" ".join(part for part in (result["prompt"], result["text"]) if part))
+            # A backward model writes what comes before its prompt: the line reads in text order.
+            parts = ((result["text"], result["prompt"]) if result.get("before_prompt")
+                     else (result["prompt"], result["text"]))
+            print(" ".join(part for part in parts if part))
     sys.stdout.flush()

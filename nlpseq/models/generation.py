@@ -30,17 +30,27 @@ class Generated:
     logprobs: list[float]
     stopped: bool
 
-    def record(self, prompt: str, sample: int, tokenizer: Tokenizer) -> dict[str, Any]:
+    def record(self, prompt: str, sample: int, tokenizer: Tokenizer, reverse: bool = False) -> dict[str, Any]:
         """This continuation as one JSON-ready ``generate`` result (a line of ``--format jsonl``).
 
         ``text`` is the continuation alone, decoded; ``prompt_included`` says so (false), as a reader
         of the line cannot tell otherwise. ``tokens`` are the new ids, ``token_strings`` their pieces
         (what each id is, the stop symbol included) and ``token_logprobs`` the model's log-probability
-        of each, one entry per token in all three."""
-        return {"prompt": prompt, "sample": sample, "text": tokenizer.decode(self.tokens),
-                "prompt_included": False, "tokens": self.tokens,
-                "token_strings": [tokenizer.piece(token) for token in self.tokens],
-                "token_logprobs": self.logprobs, "stopped": self.stopped}
+        of each, one entry per token in all three.
+
+        ``reverse`` (a backward model, which wrote the text leftwards from the prompt's start): the
+        three lists and ``text`` are put back in reading order, so the stop symbol, when reached, comes
+        first (the sentence start), and ``before_prompt`` (true) says the text goes before the prompt."""
+        tokens, logprobs = self.tokens, self.logprobs
+        if reverse:
+            tokens, logprobs = tokens[::-1], logprobs[::-1]
+        record = {"prompt": prompt, "sample": sample, "text": tokenizer.decode(tokens),
+                  "prompt_included": False, "tokens": tokens,
+                  "token_strings": [tokenizer.piece(token) for token in tokens],
+                  "token_logprobs": logprobs, "stopped": self.stopped}
+        if reverse:
+            record["before_prompt"] = True
+        return record
 
 
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:

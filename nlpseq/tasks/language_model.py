@@ -10,6 +10,10 @@ Two ways to batch, ``data.line_mode``:
   ``<s> tokens`` -> ``tokens </s>``, batched by length like classification; each starts from the state
   its condition gives (a linear bridge from the condition's embedding), or from zeros.
 
+``data.reverse: true`` makes a backward model: every text is read right to left, in training and in
+``evaluate``, ``predict`` and ``generate`` (which writes the text before the prompt); the data side,
+:mod:`nlpseq.tasks.lm_data`, shows where ``</s>`` goes.
+
 Metrics: ``perplexity`` (exp of the mean loss per predicted token, ``</s>`` included); char models also
 ``bpc`` (mean loss / ln 2 per character, the newline ``</s>`` included); sentencepiece models also
 ``word_perplexity`` (the same total loss spread over whitespace words + ``</s>``, comparable across
@@ -23,7 +27,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any, ClassVar, Literal
 
 import datasets
@@ -38,7 +42,6 @@ from nlpseq.errors import ConfigError, DataError, NlpseqError
 from nlpseq.models.dynamic_eval import dynamic_total_loss
 from nlpseq.models.generation import beam_search, sample
 from nlpseq.models.language_model import LanguageModel, LanguageModelConfig
-from nlpseq.ranges import ranged
 from nlpseq.tasks.common import (
     BucketedBatches,
     id_batch,
@@ -48,52 +51,12 @@ from nlpseq.tasks.common import (
     save_labels,
 )
 from nlpseq.tasks.contract import ClassCounts, DataSummary, Task, model_device
+from nlpseq.tasks.lm_data import LMData, LMDataConfig, ordered, tokenize_split
 from nlpseq.tasks.options import LM_OPTIONS, GenerationOptions, OptionError, TaskOption
 from nlpseq.tokenizers import BOS_ID, EOS_ID, load_tokenizer
 from nlpseq.training.device import move
 
 log = logging.getLogger("nlpseq.task")
-
-
-@dataclass
-class LMDataConfig(DataConfig):
-    """The ``data`` section of an ``lm`` recipe: the shared keys plus the text and batching options."""
-
-    # Local files: text (one line a record; blank lines are skipped) or jsonl (one object a line).
-    format: Literal["text", "jsonl"] = "text"
-    # JSONL and hub rows: the field holding the text.
-    text_field: str = "text"
-    # A categorical value per record (e.g. a genre) the model is conditioned on; needs line_mode document.
-    condition_field: str | None = None
-    # stream: all lines (each + </s>) form one token stream cut into columns and bptt windows, the
-    # state carried on; document: each line or record is its own example (<s> ... </s>), batched by
-    # length like classification.
-    line_mode: Literal["stream", "document"] = "stream"
-    # Stream mode: truncated-BPTT window length.
-    bptt: int = ranged(35, ge=1)
-    # Stream mode: draw training window lengths around bptt (AWD-LSTM's randomised lengths).
-    random_bptt: bool = False
-    # Stream mode: columns the validation and test streams are cut into (fewer for a very short split).
-    eval_batch_size: int = ranged(10, ge=1)
-
-    def __post_init__(self) -> None:
-        # Checked when the recipe loads, so the error names the recipe file before any data is read.
-        if self.condition_field is not None and self.line_mode != "document":
-            raise ConfigError("data.condition_field needs data.line_mode: document (a stream column "
-                              "would run across documents of different conditions)")
-
-
-@dataclass
-class LMData:
-    """A prepared split: the id stream (stream mode) or the tokenised documents (document mode),
-    plus the counts the metrics need."""
-
-    source: str
-    tokens: int  # tokens incl. one </s> per line or document
-    words: int  # whitespace words incl. one </s> per line or document
-    ids: torch.Tensor | None = None
-    documents: datasets.Dataset | None = None
-    examples: int = 0  # lines (stream mode) or documents
 
 
 class LanguageModelTask(Task):
@@ -192,30 +155,7 @@ class LanguageModelTask(Task):
         return summary
 
     def _prepare_split(self, dataset: datasets.Dataset, source: str) -> LMData:
-        data: LMDataConfig = self.config.data
-        texts = dataset["text"]
-        encoded = self.tokenizer.encode(texts)
-        words = sum(len(text.split()) + 1 for text in texts)
-        if data.line_mode == "stream":
-            stream = [token for row in encoded for token in (*row, EOS_ID)]
-            return LMData(source, len(stream), words, ids=torch.tensor(stream, dtype=torch.long),
-                          examples=len(texts))
-        known = {value: i for i, value in enumerate(self.conditions)}
-        rows: dict[str, list] = {"input_ids": [], "targets": [], "length": []}
-        if self.conditions:
-            rows["condition"] = []
-            for value, line in zip(dataset["condition"], dataset["line"], strict=True):
-                if value not in known:
-                    raise DataError(f"condition {value!r} never occurs in the training data (known: "
-                                    f"{', '.join(self.conditions)})", source, line)
-                rows["condition"].append(known[value])
-        for ids in encoded:
-            ids = ids[: data.max_length]
-            rows["input_ids"].append([BOS_ID, *ids])
-            rows["targets"].append([*ids, EOS_ID])
-            rows["length"].append(len(ids) + 1)
-        tokens = sum(rows["length"])
-        return LMData(source, tokens, words, documents=datasets.Dataset.from_dict(rows), examples=len(texts))
+        return tokenize_split(self.tokenizer, self.config.data, dataset, source, self.conditions)
 
     def _collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         batch = id_batch(rows)
@@ -353,13 +293,14 @@ class LanguageModelTask(Task):
     @torch.no_grad()
     def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
         """The perplexity of each raw text as one document (``<s> text </s>``; after ``</s>`` in stream
-        mode). A conditioned model scores it under every condition and names the likeliest one."""
+        mode); a backward model (``data.reverse``) reads it right to left. A conditioned model scores it
+        under every condition and names the likeliest one."""
         device = model_device(model)
         start = BOS_ID if self.config.data.line_mode == "document" else EOS_ID
         values = self.conditions or [None]
         results: list[dict[str, Any]] = []
         for text in texts:
-            ids = self.tokenizer.encode(text)
+            ids = ordered(self.tokenizer.encode(text), self.config.data.reverse)
             if not ids:
                 results.append({"tokens": 0, "perplexity": None})
                 continue
@@ -399,7 +340,9 @@ class LanguageModelTask(Task):
         """Continue each prompt ``options.num_samples`` times, all rows in one batch; see the contract.
 
         Unless ``options`` asks for sampling, decoding is beam search, of size 1 (greedy) by default:
-        ``beam_size`` 1, ``top_k`` 1 and ``temperature`` 0 are the one same greedy path."""
+        ``beam_size`` 1, ``top_k`` 1 and ``temperature`` 0 are the one same greedy path. A backward
+        model (``data.reverse``) writes leftwards from the prompt's start: each record's ``text`` is
+        what comes before the prompt, in reading order, and says so (``before_prompt``)."""
         condition, num_samples = options.condition, options.num_samples
         if self.conditions and condition is None:
             raise NlpseqError(f"this model is conditioned: give a condition (one of "
@@ -408,7 +351,10 @@ class LanguageModelTask(Task):
             raise NlpseqError("this model is unconditioned: it takes no condition")
         device = model_device(model)
         start = BOS_ID if self.config.data.line_mode == "document" else EOS_ID
-        encoded = [[start, *self.tokenizer.encode(p)] for p in prompts]
+        # A backward model (data.reverse) reads the prompt right to left and writes the text before it,
+        # leftwards; each record puts that text back in reading order (Generated.record).
+        reverse = self.config.data.reverse
+        encoded = [[start, *ordered(self.tokenizer.encode(p), reverse)] for p in prompts]
         rows = [ids for ids in encoded for _ in range(num_samples)]
         cond = None
         if condition is not None:
@@ -424,5 +370,5 @@ class LanguageModelTask(Task):
         else:
             outputs = beam_search(model, rows, stop_id=EOS_ID, max_new_tokens=options.max_new_tokens,
                                   beam_size=options.beam_size, condition=cond)
-        return [output.record(prompts[index // num_samples], index % num_samples, self.tokenizer)
+        return [output.record(prompts[index // num_samples], index % num_samples, self.tokenizer, reverse)
                 for index, output in enumerate(outputs)]

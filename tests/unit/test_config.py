@@ -78,7 +78,7 @@ def test_a_key_of_another_tasks_data_section_is_unknown():
 def test_a_key_of_another_tasks_model_section_is_unknown():
     message = config_error(None, ["model.head=crf"])
     assert message == ("unknown key 'model.head'; valid keys in model: "
-                       "embedding, encoder, pooling, dropout, class_weights")
+                       "embedding, encoder, pretrained, pooling, dropout, class_weights")
 
 
 def test_a_metric_the_task_does_not_produce_is_refused_at_load_time(tmp_path):
