@@ -19,7 +19,6 @@ from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_s
 from nlpseq.errors import DataError
 from nlpseq.metrics.classification import classification_metrics
 from nlpseq.models.classifier import ClassifierConfig, SequenceClassifier
-from nlpseq.models.pretrained import load_pretrained, starts_from_pretrained
 from nlpseq.ranges import matching
 from nlpseq.tasks.common import (
     DatasetSplits,
@@ -35,6 +34,7 @@ from nlpseq.tasks.common import (
 from nlpseq.tasks.contract import ClassCounts, DataSummary, Task, model_device
 from nlpseq.tokenizers import PAD_ID, load_tokenizer
 from nlpseq.training.device import move
+from nlpseq.training.pretrained import load_pretrained, starts_from_pretrained
 
 log = logging.getLogger("nlpseq.task")
 

@@ -14,9 +14,9 @@ from nlpseq.models.classifier import SequenceClassifier
 from nlpseq.models.embedding import EmbeddingConfig
 from nlpseq.models.encoder import EncoderConfig
 from nlpseq.models.language_model import LanguageModel, lm_encoder
-from nlpseq.models.pretrained import load_pretrained, starts_from_pretrained
 from nlpseq.tokenizers import SPECIALS, VocabTokenizer
 from nlpseq.training.checkpoint import load_checkpoint, save_checkpoint
+from nlpseq.training.pretrained import load_pretrained, starts_from_pretrained
 from tests.helpers import ROOT, run_cli, sentiment_files, sentiment_rows
 
 LM_WORDS = ["the", "film", "was", "good", "bad", "plot", "a", "dull"]
