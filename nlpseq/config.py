@@ -127,8 +127,9 @@ class TrainerConfig:
     # SGD momentum, for sgd and asgd (adamw does not read it).
     momentum: float = ranged(0.9, ge=0, lt=1)
     # constant, or linear (down to 0 at the last step), each after ``warmup_steps`` of linear warmup
-    # (0: none); plateau: multiplied by ``plateau_factor`` when the metric stalls.
-    schedule: Literal["constant", "linear", "plateau"] = field(
+    # (0: none); plateau: multiplied by ``plateau_factor`` when the metric stalls; slanted_triangular:
+    # ULMFiT's short rise and long decay (``stlr_cut_frac``, ``stlr_ratio``; no warmup_steps).
+    schedule: Literal["constant", "linear", "plateau", "slanted_triangular"] = field(
         default="constant", metadata={"renamed": {"warmup_linear": "linear"}})
     # Optimizer steps of linear warmup up to lr, for constant and linear (plateau has no warmup).
     warmup_steps: int = ranged(0, ge=0)
@@ -202,6 +203,18 @@ class TrainerConfig:
     # Warm start: a trained run folder of the same task whose vocabularies and weights (every tensor
     # whose name and shape fit this model) start a fresh run; the optimizer and schedule start anew.
     init_from: str | None = local_path()
+    # Discriminative learning rates (ULMFiT: 2.6): the model's layer groups counted from the top (the
+    # output layer, then each encoder layer down, then the embedding), group k trains at
+    # lr / layer_lr_decay**k, so layers a pretrained model already taught move less. 1: one rate for all.
+    layer_lr_decay: float = ranged(1.0, ge=1)
+    # Gradual unfreezing (ULMFiT): epoch 0 trains only the top layer group (the output layer), each
+    # later epoch one group more down to the embedding; frozen ones are not updated at all.
+    gradual_unfreezing: bool = False
+    # slanted_triangular: the share of the run's steps over which the rate rises from lr / stlr_ratio
+    # to lr (ULMFiT: 0.1); it then falls back to lr / stlr_ratio at the last step.
+    stlr_cut_frac: float = ranged(0.1, gt=0, lt=1)
+    # slanted_triangular: how much smaller the lowest rate is than lr (ULMFiT: 32).
+    stlr_ratio: float = ranged(32.0, ge=1)
 
     def __post_init__(self) -> None:
         if self.optimizer == "asgd" and self.ema_decay is not None:

@@ -23,9 +23,9 @@ class ClassifierConfig:
     # A language model's run folder (task lm) whose embedding rows (matched by token) and encoder layers
     # start this model's, to fine-tune; its sizes must match model.embedding and model.encoder.
     pretrained: str | None = local_path()
-    # Encoder states -> one vector: last (final states), mean or max over the real tokens, or attention
-    # (a learned query's weighted sum).
-    pooling: Literal["last", "mean", "max", "attention"] = "max"
+    # Encoder states -> one vector: last (final states), mean or max over the real tokens, attention
+    # (a learned query's weighted sum), or concat: [last; max; mean] (ULMFiT; 3x the encoder's size).
+    pooling: Literal["last", "mean", "max", "attention", "concat"] = "max"
     # Dropout on the pooled vector, before the output layer.
     dropout: float = ranged(0.3, ge=0, lt=1)
     # Loss weight per class (in label-vocabulary order), or "balanced" (inverse training frequency).
@@ -66,7 +66,7 @@ class SequenceClassifier(nn.Module):
         self.encoder = RNNEncoder(embedding.embedding_dim, **asdict(encoder))
         self.pooling = Pooling(pooling, self.encoder.output_size)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.encoder.output_size, num_classes)
+        self.head = nn.Linear(self.pooling.output_size, num_classes)
         if class_weights is not None and len(class_weights) != num_classes:
             raise ValueError(f"class_weights has {len(class_weights)} values for {num_classes} classes")
         weights = torch.tensor(class_weights, dtype=torch.float) if class_weights is not None else None
@@ -83,6 +83,23 @@ class SequenceClassifier(nn.Module):
         loss = nn.functional.cross_entropy(logits.float(), batch["labels"], weight=self.class_weights,
                                            reduction="sum")
         return ClassifierOutput(logits, loss, torch.tensor(logits.size(0), device=logits.device))
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """The parameters in layers, bottom to top: the embedding, each encoder layer (both directions),
+        then the pooling and the output layer together. ``trainer.layer_lr_decay`` gives each group its
+        own learning rate and ``trainer.gradual_unfreezing`` unfreezes them top down (ULMFiT)."""
+        rnn = self.encoder.rnn
+        # nn.GRU / nn.LSTM name layer K's tensors weight_ih_lK, ..., bias_hh_lK[_reverse].
+        layers = [[param for name, param in rnn.named_parameters()
+                   if name.removesuffix("_reverse").endswith(f"_l{index}")]
+                  for index in range(self.encoder.num_layers)]
+        grouped = {id(param) for group in layers for param in group}
+        rest = [param for param in self.encoder.parameters() if id(param) not in grouped]
+        if rest:  # a guard for a future encoder with more than its RNN
+            raise NotImplementedError(f"SequenceClassifier.layer_groups: {len(rest)} encoder parameters "
+                                      "outside its RNN layers")
+        top = [*self.pooling.parameters(), *self.head.parameters()]
+        return [list(self.embedding.parameters()), *layers, top]
 
     @torch.no_grad()
     def predict_proba(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

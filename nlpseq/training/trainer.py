@@ -43,6 +43,7 @@ from nlpseq.training.metrics_log import MetricsLog
 from nlpseq.training.optim import build_optimizer, build_scheduler
 from nlpseq.training.plots import plot_curves
 from nlpseq.training.progress import Progress, wants_bar
+from nlpseq.training.unfreezing import gradual_unfreezing
 
 log = logging.getLogger("nlpseq.train")
 
@@ -80,6 +81,7 @@ class Trainer:
             raise ValueError("trainer.metric and trainer.metric_mode must be set (the task's defaults "
                              "are filled in when a recipe loads)")
         self.optimizer = build_optimizer(self.model, self.config)
+        self.unfreezing = gradual_unfreezing(self.model, self.config, self.world)  # None: off
         self.batches.set_epoch(0)
         steps_per_epoch = max(1, math.ceil(len(self.batches) / self.config.grad_accum))
         self.total_steps = self.config.max_steps or steps_per_epoch * self.config.max_epochs
@@ -125,6 +127,8 @@ class Trainer:
             while not (stop or self._done()):
                 skip = self.state.batch_in_epoch
                 self.batches.set_epoch(self.state.epoch, skip=skip)
+                if self.unfreezing is not None:  # a function of the epoch: resumes exactly
+                    self.unfreezing.apply(self.state.epoch)
                 batches_left = len(self.batches)
                 for position, batch in enumerate(self.batches, 1):
                     batch = move(batch, self.device)
