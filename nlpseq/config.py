@@ -220,6 +220,9 @@ class TrainerConfig:
         if self.optimizer == "asgd" and self.ema_decay is not None:
             raise ConfigError("trainer.ema_decay and trainer.optimizer=asgd both average the weights; "
                               "choose one")
+        if self.schedule == "slanted_triangular" and self.warmup_steps:
+            raise ConfigError("trainer.warmup_steps: the slanted_triangular schedule warms up itself "
+                              "(over trainer.stlr_cut_frac of the steps); set warmup_steps to 0")
 
 
 @dataclass

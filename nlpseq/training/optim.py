@@ -79,11 +79,7 @@ def build_scheduler(
     if config.schedule == "plateau":
         return ReduceLROnPlateau(optimizer, mode=config.metric_mode, factor=config.plateau_factor,
                                  patience=config.plateau_patience)
-    if config.schedule == "slanted_triangular":
-        if warmup:
-            raise ConfigError("trainer.warmup_steps: the slanted_triangular schedule warms up itself "
-                              "(over trainer.stlr_cut_frac of the steps); set warmup_steps to 0")
-
+    if config.schedule == "slanted_triangular":  # no warmup_steps: TrainerConfig refuses them
         def factor(step: int) -> float:
             return slanted_triangular(step, total_steps, config.stlr_cut_frac, config.stlr_ratio)
     elif config.schedule == "linear":
