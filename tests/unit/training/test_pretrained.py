@@ -186,15 +186,20 @@ def lm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
+def _classifier_command(tmp_path: Path, run: Path, pretrained: Path, epochs: int) -> tuple[str, ...]:
+    """`nlpseq train sentiment/tiny` from ``pretrained``: lm/tiny is a two-layer LSTM of hidden size 16
+    over 16-dim embeddings, sentiment/tiny a one-layer GRU, so two overrides match them."""
+    return ("train", "sentiment/tiny", *sentiment_files(tmp_path / "data"), f"run_dir={run}",
+            f"trainer.max_epochs={epochs}", f"model.pretrained={pretrained}", "model.encoder.rnn_type=lstm",
+            "model.encoder.num_layers=2")
+
+
 def test_lm_to_classifier_chain_trains_and_predicts_without_the_lm_folder(lm_run: Path,
                                                                           tmp_path: Path) -> None:
     lm = tmp_path / "lm"
     shutil.copytree(lm_run, lm)
     run = tmp_path / "classifier"
-    # lm/tiny is a two-layer LSTM of hidden size 16 over 16-dim embeddings; sentiment/tiny a one-layer GRU.
-    command = ("train", "sentiment/tiny", *sentiment_files(tmp_path / "data"), f"run_dir={run}",
-               "trainer.max_epochs=2", f"model.pretrained={lm}", "model.encoder.rnn_type=lstm",
-               "model.encoder.num_layers=2")
+    command = _classifier_command(tmp_path, run, lm, epochs=2)
     done = run_cli(*command)
     assert done.returncode == 0, done.stderr
     log = (run / "train.log").read_text(encoding="utf-8")
@@ -257,9 +262,7 @@ def test_a_recipe_named_in_model_pretrained_is_trained_first_then_reused(tmp_pat
     values["trainer"] = {**values["trainer"], "max_epochs": 1}
     lm_recipe.write_text(yaml.safe_dump(values), encoding="utf-8")
     run = tmp_path / "classifier"
-    command = ("train", "sentiment/tiny", *sentiment_files(tmp_path / "data"), f"run_dir={run}",
-               "trainer.max_epochs=1", f"model.pretrained={lm_recipe}", "model.encoder.rnn_type=lstm",
-               "model.encoder.num_layers=2")
+    command = _classifier_command(tmp_path, run, lm_recipe, epochs=1)
     done = run_cli(*command)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "lm_run" / "results.json").is_file()
