@@ -40,6 +40,7 @@ from nlpseq.tasks.contract import DataSummary, Task, model_device
 from nlpseq.tasks.options import TRANSLATION_OPTIONS, OptionError, TaskOption
 from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, Tokenizer, load_tokenizer
 from nlpseq.training.device import move
+from nlpseq.training.plots import plot_attention
 
 log = logging.getLogger("nlpseq.task")
 
@@ -403,23 +404,3 @@ def _log_samples(dataset: datasets.Dataset, hypotheses: list[str]) -> None:
 def _pieces(tokenizer: Tokenizer, ids: list[int]) -> list[str]:
     """Display strings of token ids (sentencepiece pieces, or vocabulary entries)."""
     return [tokenizer.piece(i) for i in ids]
-
-
-def plot_attention(result: dict[str, Any], path: Path) -> None:
-    """A heatmap of one prediction's attention: target pieces (rows) x source pieces (columns)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    weights, sources, targets = result["attention"], result["source_pieces"], result["target_pieces"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure, axes = plt.subplots(figsize=(max(4.0, 0.35 * len(sources) + 2), max(3.0, 0.3 * len(targets) + 2)))
-    axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
-    axes.set_xticks(range(len(sources)), sources, rotation=90, fontsize=8)
-    axes.set_yticks(range(len(targets)), targets, fontsize=8)
-    axes.set_xlabel("source")
-    axes.set_ylabel("output")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

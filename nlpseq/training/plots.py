@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -52,3 +53,18 @@ def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], out: 
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
+
+
+def plot_attention(result: dict[str, Any], path: Path) -> None:
+    """A heatmap of one prediction's attention: target pieces (rows) x source pieces (columns)."""
+    weights, sources, targets = result["attention"], result["source_pieces"], result["target_pieces"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(figsize=(max(4.0, 0.35 * len(sources) + 2), max(3.0, 0.3 * len(targets) + 2)))
+    axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_xticks(range(len(sources)), sources, rotation=90, fontsize=8)
+    axes.set_yticks(range(len(targets)), targets, fontsize=8)
+    axes.set_xlabel("source")
+    axes.set_ylabel("output")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
