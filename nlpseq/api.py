@@ -91,11 +91,14 @@ def train(config: Config | str | Path, overrides: list[str] | dict[str, Any] | N
 
 
 def _train_upstream(config: Config, allow_changes: bool, verbose: bool) -> Config:
-    """``config`` with each upstream run its task names (``model.pretrained``: see
-    :meth:`~nlpseq.tasks.contract.Task.upstream_keys`) that is a recipe name, not a folder, replaced
-    by that recipe's run folder, trained first exactly as ``nlpseq train NAME`` would (resumed when
-    interrupted) unless it has finished. One command then runs the chain: pretrain, fine-tune, test."""
+    """``config`` with each upstream run that is a recipe name, not a folder, replaced by that recipe's
+    run folder, trained first exactly as ``nlpseq train NAME`` would (resumed when interrupted) unless
+    it has finished: the runs its task names (``model.pretrained``: see
+    :meth:`~nlpseq.tasks.contract.Task.upstream_keys`) and a warm start's ``trainer.init_from``. One
+    command then runs the chain: pretrain, fine-tune the language model, fine-tune the task, test."""
     keys = get_task(config.task).upstream_keys(config)
+    if config.trainer.init_from is not None:  # a warm start from a recipe's run: every task
+        keys = (*keys, "trainer.init_from")
     if not keys:
         return config
     config = copy.deepcopy(config)

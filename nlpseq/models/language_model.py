@@ -160,6 +160,18 @@ class LanguageModel(nn.Module):
         self.register_buffer("never_bias", never, persistent=False)
         self.carried: LayerStates | None = None
 
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """The parameters in layers, bottom to top: the embedding (with the condition embedding and
+        bridge), each RNN layer, then the output side (projection and output bias; a tied output matrix
+        is the embedding's, counted once there). ``trainer.layer_lr_decay`` gives each its own rate and
+        ``trainer.gradual_unfreezing`` unfreezes them top down: ULMFiT's language-model fine-tuning."""
+        below = [*self.embedding.parameters(), *(self.condition.parameters() if self.condition else ()),
+                 *(self.bridge.parameters() if self.bridge else ())]
+        layers = [list(layer.parameters()) for layer in self.layers]
+        seen = {id(param) for group in (below, *layers) for param in group}
+        top = [param for param in self.parameters() if id(param) not in seen]
+        return [below, *layers, top]
+
     # ------------------------------------------------------------------------------ state
     def initial_state(self, batch_size: int, condition: torch.Tensor | None = None) -> LayerStates | None:
         """The state a sequence starts from: None (zeros) without a condition, else the bridge's

@@ -69,7 +69,10 @@ class WarmStart:
         """Copy every tensor of the trained run's ``best.pt`` whose name and shape fit ``model``; log what
         was loaded and what starts fresh. ConfigError when no weight matrix fits (another architecture)."""
         trained = load_checkpoint(self.run_dir / "checkpoints" / "best.pt")["model"]
-        own = model.state_dict()
+        # Tensors only: a language model's extra state (the hidden state carried across windows)
+        # belongs to the trained run's stream, not to the new data's; the new model keeps its own.
+        own = {name: value for name, value in model.state_dict().items() if torch.is_tensor(value)}
+        trained = {name: value for name, value in trained.items() if torch.is_tensor(value)}
         fits = {name: tensor for name, tensor in trained.items()
                 if name in own and own[name].shape == tensor.shape}
         # Matching biases alone (an output layer's, sized by the label count) are no warm start.
@@ -80,7 +83,7 @@ class WarmStart:
                     for name in own if name in trained and name not in fits]
         fresh = [name for name in own if name not in trained]
         with torch.no_grad():
-            model.load_state_dict({**own, **fits})
+            model.load_state_dict({**model.state_dict(), **fits})
         count = sum(own[name].numel() for name in fits)
         log.info("warm start: %d of %d tensors (%d of %d values) loaded from %s", len(fits), len(own), count,
                  sum(t.numel() for t in own.values()), self.run_dir)
