@@ -86,6 +86,16 @@ CORPORA: dict[str, Corpus] = {
         files=(*_SPLITS, "README.txt"),
         fetch=_fetcher("mr"),
     ),
+    "sentiment-ood": Corpus(
+        name="sentiment-ood",
+        description="Out-of-domain sentiment test sets for MR models: tweets, Amazon product-review and"
+        " NYT editorial sentences rated by humans; clearly polar ones only (|mean| >= 0.5), no split",
+        source="PyPI vaderSentiment==3.3.2 sdist: additional_resources/hutto_ICWSM_2014.tar.gz"
+        " -> tweets, amazonReviewSnippets, nytEditorialSnippets _GroundTruth.txt",
+        licence="MIT",
+        files=("tweets.jsonl", "amazon.jsonl", "nyt.jsonl", "README.txt"),
+        fetch=_fetcher("sentiment_ood"),
+    ),
     "brown": Corpus(
         name="brown",
         description="Brown corpus, hand-tagged POS (92 base tags and the 12 universal tags);"

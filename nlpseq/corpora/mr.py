@@ -53,16 +53,18 @@ def download(dest: Path) -> Path:
     return download_pypi_file(PROJECT, FILENAME, SHA256, dest)
 
 
-def read_ground_truth(archive: Path) -> str:
-    """Return ``movieReviewSnippets_GroundTruth.txt`` from the sdist, decoded from UTF-8."""
+def read_ground_truth(archive: Path, member: str = MEMBER) -> str:
+    """Return ``member`` of the sdist's inner archive (``movieReviewSnippets_GroundTruth.txt`` by
+    default; :mod:`nlpseq.corpora.sentiment_ood` reads its siblings), decoded from UTF-8 (a leading
+    byte-order mark dropped)."""
     with tarfile.open(archive) as sdist:
         inner_bytes = _read_member(sdist, INNER_ARCHIVE, archive)
     with tarfile.open(fileobj=io.BytesIO(inner_bytes)) as inner:
-        raw = _read_member(inner, MEMBER, f"{archive}!{INNER_ARCHIVE}")
+        raw = _read_member(inner, member, f"{archive}!{INNER_ARCHIVE}")
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
-        raise DataError(f"not UTF-8: {error}", f"{archive}!{MEMBER}") from error
+        raise DataError(f"not UTF-8: {error}", f"{archive}!{member}") from error
 
 
 def _read_member(archive: tarfile.TarFile, member: str, where: str | Path) -> bytes:
@@ -75,15 +77,16 @@ def _read_member(archive: tarfile.TarFile, member: str, where: str | Path) -> by
     return stream.read()
 
 
-def parse_ground_truth(text: str, source: str = MEMBER) -> list[dict[str, Any]]:
+def parse_ground_truth(text: str, source: str = MEMBER, int_ids: bool = True) -> list[dict[str, Any]]:
     """Parse the ground-truth TSV into rows ``{"id": int, "text": str, "rating": float}``.
 
     Accepts CRLF or LF line ends and skips blank lines. A line that is not
     ``int \\t float \\t text``, a rating outside [-4, 4] or a repeated id raises
-    :class:`DataError` naming the line.
+    :class:`DataError` naming the line. ``int_ids=False``: ids are kept as strings (the product
+    review and editorial files number their snippets ``review_sentence``, e.g. ``1_3``).
     """
     rows: list[dict[str, Any]] = []
-    seen: set[int] = set()
+    seen: set[int | str] = set()
     for line_no, raw_line in enumerate(text.split("\n"), start=1):
         line = raw_line.rstrip("\r")
         if not line.strip():
@@ -92,7 +95,7 @@ def parse_ground_truth(text: str, source: str = MEMBER) -> list[dict[str, Any]]:
         if len(fields) != 3:
             raise DataError(f"expected id<TAB>rating<TAB>text, got {line[:60]!r}", source, line_no)
         try:
-            sentence_id, rating = int(fields[0]), float(fields[1])
+            sentence_id, rating = int(fields[0]) if int_ids else fields[0], float(fields[1])
         except ValueError as error:
             raise DataError(f"bad id or rating: {error}", source, line_no) from None
         if not -MAX_ABS_RATING <= rating <= MAX_ABS_RATING:
