@@ -326,9 +326,10 @@ class Predictor:
         return self.task.format_prediction(result)
 
     def set_options(self, **options: Any) -> None:
-        """Task-specific options for later predict/evaluate calls, as keywords (translation:
-        ``beam_size``, ``length_penalty``, ``n_best``, ``attention``, ``plot_attention``; lm:
-        ``dynamic_lr``, ``dynamic_decay``; see :data:`nlpseq.tasks.options.TASK_OPTIONS`). None means
+        """Task-specific options for later predict/evaluate calls, as keywords (classification:
+        ``ensemble``, comma-separated run folders whose class probabilities are averaged with this
+        run's; translation: ``beam_size``, ``length_penalty``, ``n_best``, ``attention``,
+        ``plot_attention``; lm: ``dynamic_lr``, ``dynamic_decay``; see :data:`nlpseq.tasks.options.TASK_OPTIONS`). None means
         not given; an unknown name or a value out of range is one OptionError naming the keyword."""
         self.task.set_options(**check_options(self.task.options, options, self.task.name))
 

@@ -16,10 +16,12 @@ from torch import nn
 from nlpseq.config import Config, DataConfig
 from nlpseq.data.records import read_records
 from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
+from nlpseq.data.subsample import keep_fraction
 from nlpseq.errors import DataError
 from nlpseq.metrics.classification import classification_metrics
 from nlpseq.models.classifier import ClassifierConfig, SequenceClassifier
-from nlpseq.ranges import matching
+from nlpseq.ranges import matching, ranged
+from nlpseq.tasks.classification_ensemble import Member, ensemble_report, load_members
 from nlpseq.tasks.common import (
     DatasetSplits,
     gather_by_index,
@@ -32,6 +34,7 @@ from nlpseq.tasks.common import (
     training_embedding,
 )
 from nlpseq.tasks.contract import ClassCounts, DataSummary, Task, model_device
+from nlpseq.tasks.options import CLASSIFICATION_OPTIONS
 from nlpseq.tokenizers import PAD_ID, load_tokenizer
 from nlpseq.training.device import move
 from nlpseq.training.pretrained import load_pretrained, starts_from_pretrained
@@ -55,6 +58,14 @@ class ClassificationDataConfig(DataConfig):
     label_field: str = "label"
     # Hub datasets often store labels as class ids; these names replace them (in id order).
     label_names: list[str] | None = None
+    # Train on this share of the training examples (a learning curve's x), drawn per label so every
+    # label keeps its share (and at least one example); valid and test are untouched (a valid split
+    # carved off train is carved first, from all of it). The tokenizer is built from the kept examples
+    # too: the run sees nothing of the rest. Logged as "training on K of N examples".
+    train_fraction: float = ranged(1.0, gt=0, le=1)
+    # Seed of that draw (None: trainer.seed, so each seed of a learning curve also draws its own
+    # subset; set it to vary only the model's initialisation over one fixed subset).
+    train_fraction_seed: int | None = ranged(None, ge=0, lt=2**63)
 
 
 class ClassificationTask(DatasetSplits, Task):
@@ -69,6 +80,7 @@ class ClassificationTask(DatasetSplits, Task):
     model_config = ClassifierConfig
     metrics: ClassVar[dict[str, Literal["max", "min"]]] = {"accuracy": "max", "macro_f1": "max"}
     default_metric = "accuracy"
+    options = CLASSIFICATION_OPTIONS
 
     @classmethod
     def upstream_keys(cls, config: Config) -> tuple[str, ...]:
@@ -81,6 +93,18 @@ class ClassificationTask(DatasetSplits, Task):
         self.tokenizer: Any = None
         self.labels: list[str] = []
         self._warned = 0
+        # Other runs whose class probabilities evaluate and predict average with this one's (ensemble).
+        self.members: list[Member] = []
+
+    def set_options(self, **options: Any) -> None:
+        """``ensemble``: comma-separated folders of other classification runs of the same labels, whose
+        class probabilities :meth:`evaluate` and :meth:`predict` then average with this run's (see
+        :mod:`nlpseq.tasks.classification_ensemble`). Each call sets the whole set: none given, none."""
+        unknown = sorted(set(options) - {option.name for option in CLASSIFICATION_OPTIONS})
+        if unknown:
+            super().set_options(**{name: options[name] for name in unknown})
+        ensemble = options.get("ensemble")
+        self.members = load_members(ensemble, self) if ensemble is not None else []
 
     # ---------------------------------------------------------------------------------- data
     def _normalize(self, record: dict[str, Any], source: str) -> dict[str, Any] | None:
@@ -116,9 +140,19 @@ class ClassificationTask(DatasetSplits, Task):
     def _read(self, path: str) -> Iterable[dict[str, Any]]:
         return read_records(path, self.config.data.format)
 
+    def read_splits(self) -> dict[str, Split]:
+        """Every split read and checked, not tokenised, train cut to ``data.train_fraction``; writes
+        nothing (``bench/learning_curve.py`` counts a run's training examples with it)."""
+        data, seed = self.config.data, self.config.trainer.seed
+        splits = load_splits(data, self._read, self._normalize, seed)
+        if data.train_fraction < 1:
+            draw = data.train_fraction_seed if data.train_fraction_seed is not None else seed
+            splits["train"] = keep_fraction(splits["train"], data.train_fraction, draw)
+        return splits
+
     def prepare(self) -> None:
         """Load the splits, build (or reload) the tokenizer and labels, tokenise with a cache."""
-        self.splits = load_splits(self.config.data, self._read, self._normalize, self.config.trainer.seed)
+        self.splits = self.read_splits()
         train = self.splits["train"].dataset
         self.tokenizer = prepare_tokenizer(self.run_dir, "tokenizer", self.config.tokenizer,
                                            texts=lambda: iter(train["text"]))
@@ -204,49 +238,58 @@ class ClassificationTask(DatasetSplits, Task):
 
     # ---------------------------------------------------------------------------------- scoring
     @torch.no_grad()
+    def probabilities(self, model: nn.Module, dataset: datasets.Dataset) -> torch.Tensor:
+        """Class probabilities ``[N, C]`` (C in ``labels`` order) of the N rows of a tokenised
+        ``dataset``, in row order; every rank under torchrun gets all of them."""
+        device = model_device(model)
+        local: list[tuple[int, list[float]]] = []
+        for batch in self.batches(dataset):
+            batch = move({k: v for k, v in batch.items() if k != "labels"}, device)
+            local.extend(zip(batch["index"].tolist(), model.predict_proba(batch).tolist(), strict=True))
+        rows = gather_by_index(local)
+        return torch.tensor(rows) if rows else torch.zeros(0, len(self.labels))
+
+    def _scored(self, model: nn.Module, dataset: datasets.Dataset, texts: list[str] | None = None
+                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The probabilities ``[N, C]`` to decide by, and each model's own: this run's alone, or with
+        an ensemble their mean (each member reads ``texts``, else ``dataset``'s texts, its own way)."""
+        own = self.probabilities(model, dataset)
+        if not self.members:
+            return own, [own]
+        each = [own, *(member.probabilities(dataset, texts, model_device(model)) for member in self.members)]
+        return torch.stack(each).mean(0), each
+
     def evaluate(self, model: nn.Module, dataset: datasets.Dataset, details: bool = False
                  ) -> dict[str, Any]:
-        """Accuracy and macro-F1 (plus per-class scores and the confusion matrix when ``details``)."""
-        device = model_device(model)
-        local: list[tuple[int, tuple[int, int]]] = []
-        for batch in self.batches(dataset):
-            batch = move(batch, device)
-            predicted = model.predict_proba(batch).argmax(-1)
-            for index, gold, pred in zip(batch["index"].tolist(), batch["labels"].tolist(),
-                                         predicted.tolist(), strict=True):
-                local.append((index, (gold, pred)))
-        pairs = gather_by_index(local)
-        metrics = classification_metrics([g for g, _ in pairs], [p for _, p in pairs], self.labels)
+        """Accuracy and macro-F1 (plus per-class scores and the confusion matrix when ``details``;
+        with an ensemble also each member's own accuracy and macro-F1, under ``ensemble``)."""
+        probs, each = self._scored(model, dataset)
+        gold = list(dataset["label_id"])
+        metrics = classification_metrics(gold, probs.argmax(-1).tolist(), self.labels)
         if not details:
             return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
-        metrics["examples"] = len(pairs)
+        metrics["examples"] = len(gold)
+        if self.members:
+            metrics["ensemble"] = ensemble_report(self.run_dir, self.members, each, gold, self.labels)
         return metrics
 
-    @torch.no_grad()
     def predict(self, model: nn.Module, texts: list[str]) -> list[dict[str, Any]]:
-        """Label and probability for each raw text (empty texts get ``label: None``)."""
-        device = model_device(model)
-        rows = [{"text": t, "label": self.labels[0]} for t in texts if t.strip()]
+        """Label and probability for each raw text (empty texts get ``label: None``); with an ensemble,
+        the probabilities are the mean of its members'."""
         results: list[dict[str, Any]] = [{"label": None, "probability": None} for _ in texts]
-        if rows:
-            dataset = self._encode_rows(rows)
-            probs_by_index: dict[int, list[float]] = {}
-            for batch in self.batches(dataset):
-                batch = move({k: v for k, v in batch.items() if k != "labels"}, device)
-                for index, probs in zip(batch["index"].tolist(), model.predict_proba(batch).tolist(),
-                                        strict=True):
-                    probs_by_index[index] = probs
-            filled = [i for i, t in enumerate(texts) if t.strip()]
-            for row_index, text_index in enumerate(filled):
-                probs = probs_by_index[row_index]
-                best = max(range(len(probs)), key=probs.__getitem__)
-                results[text_index] = {"label": self.labels[best], "probability": probs[best],
-                                       "probabilities": dict(zip(self.labels, probs, strict=True))}
+        filled = [i for i, t in enumerate(texts) if t.strip()]
+        if filled:
+            kept = [texts[i] for i in filled]
+            probs, _ = self._scored(model, self.encode_texts(kept), kept)
+            for text_index, row in zip(filled, probs.tolist(), strict=True):
+                best = max(range(len(row)), key=row.__getitem__)
+                results[text_index] = {"label": self.labels[best], "probability": row[best],
+                                       "probabilities": dict(zip(self.labels, row, strict=True))}
         return results
 
-    def _encode_rows(self, rows: list[dict[str, Any]]) -> datasets.Dataset:
-        ids = [row[: self.config.data.max_length] or [PAD_ID]
-               for row in self.tokenizer.encode([r["text"] for r in rows])]
+    def encode_texts(self, texts: list[str]) -> datasets.Dataset:
+        """Raw texts as a dataset of ``input_ids`` and ``length`` (cut to ``data.max_length``)."""
+        ids = [row[: self.config.data.max_length] or [PAD_ID] for row in self.tokenizer.encode(texts)]
         return datasets.Dataset.from_dict({"input_ids": ids, "length": [len(r) for r in ids]})
 
     def format_prediction(self, result: dict[str, Any]) -> str:

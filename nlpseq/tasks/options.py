@@ -148,9 +148,17 @@ TAGGING_OPTIONS: tuple[TaskOption, ...] = (
                "column", choices=("text", "conll"), commands=("predict",)),
 )
 
+CLASSIFICATION_OPTIONS: tuple[TaskOption, ...] = (
+    # A str, not a Path: one flag names one or more runs (ULMFiT averages a forward and a backward one).
+    TaskOption("ensemble", str, "average the class probabilities with these other classification runs "
+               "of the same labels (their folders, comma-separated; each with its best.pt), e.g. a "
+               "backward model's", metavar="RUNS"),
+)
+
 # task name -> its options (a task that takes none needs no entry).
 TASK_OPTIONS: dict[str, tuple[TaskOption, ...]] = {
-    "translation": TRANSLATION_OPTIONS, "lm": LM_OPTIONS, "tagging": TAGGING_OPTIONS}
+    "translation": TRANSLATION_OPTIONS, "lm": LM_OPTIONS, "tagging": TAGGING_OPTIONS,
+    "classification": CLASSIFICATION_OPTIONS}
 
 
 # ------------------------------------------------------------------------------------------ generation

@@ -147,11 +147,11 @@ def test_an_ambiguous_recipe_name_is_one_clear_line(tmp_path: Path) -> None:
 HEAVY = ("torch", "datasets", "seqeval", "sklearn", "scipy", "matplotlib", "sentencepiece")
 
 
-def test_predict_help_after_a_sentiment_run_lists_no_task_flags(run_dir: Path) -> None:
+def test_predict_help_after_a_sentiment_run_lists_only_its_own_flags(run_dir: Path) -> None:
     for command in ("predict", "evaluate"):
         done = nlpseq(command, str(run_dir), "--help")
         assert done.returncode == 0, done.stderr
-        assert "--checkpoint" in done.stdout and "A classification run takes no options." in done.stdout
+        assert "--checkpoint" in done.stdout and "--ensemble RUNS" in done.stdout
         for other in ("--beam-size", "--length-penalty", "--n-best", "--attention", "--dynamic-lr"):
             assert other not in done.stdout, (command, other)
     bare = nlpseq("predict", "--help")  # no run folder named: where the task flags are is said

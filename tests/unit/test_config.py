@@ -72,7 +72,7 @@ def test_no_file_gives_the_defaults():
 def test_a_key_of_another_tasks_data_section_is_unknown():
     message = config_error(None, ["data.tag_scheme=IOB2"])
     assert message.startswith("unknown key 'data.tag_scheme'; valid keys in data: corpus, hub, ")
-    assert message.endswith("text_field, label_field, label_names")
+    assert message.endswith("text_field, label_field, label_names, train_fraction, train_fraction_seed")
 
 
 def test_a_key_of_another_tasks_model_section_is_unknown():
