@@ -329,8 +329,9 @@ class Predictor:
         """Task-specific options for later predict/evaluate calls, as keywords (classification:
         ``ensemble``, comma-separated run folders whose class probabilities are averaged with this
         run's; translation: ``beam_size``, ``length_penalty``, ``n_best``, ``attention``,
-        ``plot_attention``; lm: ``dynamic_lr``, ``dynamic_decay``; see :data:`nlpseq.tasks.options.TASK_OPTIONS`). None means
-        not given; an unknown name or a value out of range is one OptionError naming the keyword."""
+        ``plot_attention``; lm: ``dynamic_lr``, ``dynamic_decay``; see
+        :data:`nlpseq.tasks.options.TASK_OPTIONS`). None means not given; an unknown name or a value out
+        of range is one OptionError naming the keyword."""
         self.task.set_options(**check_options(self.task.options, options, self.task.name))
 
     def generate(self, prompts: str | list[str] = "", options: GenerationOptions | None = None,

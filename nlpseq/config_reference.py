@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-from nlpseq.config import Config
+from nlpseq.config import Config, TokenizerConfig
 
 
 @dataclass
@@ -342,7 +342,7 @@ def _options_table(options: Any) -> list[str]:
 
 def reference_markdown() -> str:
     """The whole reference page (docs/configuration-reference.md) as Markdown."""
-    from nlpseq.tasks import TASKS
+    from nlpseq.tasks import TASKS, get_task
     from nlpseq.tasks.options import TASK_OPTIONS, GenerationOptions
 
     lines = [
@@ -369,6 +369,10 @@ def reference_markdown() -> str:
         lines += _table(data)
         lines += ["", f"### `model` ({name})", ""]
         lines += _table(model)
+        tokenizer = get_task(name).tokenizer_config
+        if tokenizer is not TokenizerConfig:  # a task with a tokenizer section of its own (translation)
+            lines += ["", f"### `tokenizer` ({name}: in place of the shared `tokenizer.*` keys)", ""]
+            lines += _table(section_keys(tokenizer, "tokenizer"))
     lines += ["", "## Inference options", "",
               "Not recipe keys: flags of `nlpseq predict`, `evaluate` and `generate`, and keywords of "
               "`Predictor.set_options` and `Predictor.generate` (`nlpseq/tasks/options.py`). A task's "

@@ -13,7 +13,8 @@ Two wirings, per step ``t`` with previous token ``y`` and state ``s``:
   optional), ``c_t = attend(s_t)``, ``h~_t = tanh(W [s_t; c_t])`` is the readout, fed to the next step.
 
 The readout has ``embedding_dim`` units when the output layer is tied to the target embedding, else
-``hidden_size``.
+``hidden_size``. :meth:`AttentionDecoder.language_model` runs the same cells with no source (zeros for
+the context), the target-side language-model loss of ``model.decoder_lm_loss``.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class AttentionDecoder(nn.Module):
                  bridge: bool = True, tie_embeddings: bool = False):
         super().__init__()
         self.embedding = embedding
+        self.memory_size = memory_size
         self.rnn_type = rnn_type
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -184,6 +186,33 @@ class AttentionDecoder(nn.Module):
         new_state = DecoderState(torch.stack(hidden), torch.stack(cells) if cells else None,
                                  readout if self.input_feeding else None)
         return self.dropout(readout), new_state, weights
+
+    def language_model(self, targets_in: torch.Tensor) -> torch.Tensor:
+        """The decoder as a target-side language model: logits ``[B, T, V]`` of the token after each of
+        ``targets_in [B, T]`` with no source. It starts from a zero state and zeros stand in for the
+        attention context (and the input feed) in the first cell and the readout, so the cells compute
+        what a language model's layers do (those of model.pretrained_decoder when it started there).
+        Seq2Seq's ``decoder_lm_loss`` trains it."""
+        embedded = self.embedding(targets_in)
+        batch, length, _ = embedded.shape
+        extra = self.cells[0].input_size - embedded.size(-1)  # context or input-feed columns (may be 0)
+        inputs = torch.cat([embedded, embedded.new_zeros(batch, length, extra)], dim=-1)
+        hidden = [embedded.new_zeros(batch, self.hidden_size) for _ in self.cells]
+        cell_states = [embedded.new_zeros(batch, self.hidden_size) for _ in self.cells]
+        tops = []
+        for position in range(length):
+            x = inputs[:, position]
+            for layer, cell in enumerate(self.cells):
+                if self.rnn_type == "lstm":
+                    hidden[layer], cell_states[layer] = cell(x, (hidden[layer], cell_states[layer]))
+                else:
+                    hidden[layer] = cell(x, hidden[layer])
+                x = self.dropout(hidden[layer]) if layer + 1 < self.num_layers else hidden[layer]
+            tops.append(x)
+        top = torch.stack(tops, dim=1)  # [B, T, H]
+        context = top.new_zeros(batch, length, self.memory_size)
+        parts = [top, context, embedded] if self.additive else [top, context]
+        return self.output(self.dropout(torch.tanh(self.readout(torch.cat(parts, dim=-1)))))
 
     def forward(self, targets_in: torch.Tensor, state: DecoderState, memory: Memory
                 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -37,15 +37,22 @@ class Seq2SeqConfig:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     # Spread this much of each target's probability mass over the vocabulary (Szegedy et al. 2016).
     label_smoothing: float = ranged(0.1, ge=0, lt=1)
+    # Weight of a target-side language-model loss added in training: the decoder predicts each target
+    # token without the source (zero attention context), which keeps a decoder started from a language
+    # model (model.pretrained_decoder) one while it learns to translate (Ramachandran et al. 2017). 0: off.
+    decoder_lm_loss: float = ranged(0.0, ge=0)
 
 
 @dataclass
 class Seq2SeqOutput:
     logits: torch.Tensor  # [B, T, V]
     attention: torch.Tensor  # [B, T, S]
-    # Cross-entropy (label-smoothed) summed over the real target tokens, and their number.
+    # Cross-entropy (label-smoothed) summed over the real target tokens, and their number; in training
+    # with decoder_lm_loss, loss also holds decoder_lm_loss x lm_loss.
     loss: torch.Tensor | None = None
     num_targets: torch.Tensor | None = None
+    # The target-side language-model loss (summed as loss), when it was computed.
+    lm_loss: torch.Tensor | None = None
 
 
 class Seq2Seq(nn.Module):
@@ -57,14 +64,14 @@ class Seq2Seq(nn.Module):
     Args:
         source_vocab_size, target_vocab_size: vocabulary sizes.
         embedding, encoder, decoder: the config sections.
-        label_smoothing: see :class:`Seq2SeqConfig`.
+        label_smoothing, decoder_lm_loss: see :class:`Seq2SeqConfig`.
         share_embeddings: one embedding matrix for both sides (a joint vocabulary).
     """
 
     def __init__(self, source_vocab_size: int, target_vocab_size: int,
                  embedding: EmbeddingConfig | None = None, encoder: EncoderConfig | None = None,
                  decoder: DecoderConfig | None = None,
-                 label_smoothing: float = 0.1, share_embeddings: bool = False):
+                 label_smoothing: float = 0.1, decoder_lm_loss: float = 0.0, share_embeddings: bool = False):
         super().__init__()
         embedding = embedding or EmbeddingConfig()
         encoder = encoder or EncoderConfig()
@@ -81,6 +88,7 @@ class Seq2Seq(nn.Module):
         self.decoder = AttentionDecoder(self.target_embedding, target_vocab_size, self.encoder.output_size,
                                         **asdict(decoder))
         self.label_smoothing = label_smoothing
+        self.decoder_lm_loss = decoder_lm_loss
         if decoder.tie_embeddings:
             # nn.Embedding's N(0, 1) is far too large for an output layer: logits of standard deviation
             # ~sqrt(embedding_dim) start the loss at twice that of a uniform guess. Scale as for tied
@@ -109,11 +117,19 @@ class Seq2Seq(nn.Module):
         output = Seq2SeqOutput(logits, attention)
         if "target_out" in batch:
             gold = batch["target_out"]
-            output.loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), gold.reshape(-1),
-                                          ignore_index=PAD_ID, reduction="sum",
-                                          label_smoothing=self.label_smoothing)
+            output.loss = self._cross_entropy(logits, gold)
             output.num_targets = (gold != PAD_ID).sum()
+            if self.decoder_lm_loss and self.training:
+                # On the batch's own target sentences (the paper uses monolingual text too), and in
+                # training only: validation losses stay comparable with runs without it.
+                output.lm_loss = self._cross_entropy(self.decoder.language_model(batch["target_in"]), gold)
+                output.loss = output.loss + self.decoder_lm_loss * output.lm_loss
         return output
+
+    def _cross_entropy(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        """``logits [B, T, V]`` against ``gold [B, T]``: label-smoothed, summed over non-padding targets."""
+        return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), gold.reshape(-1),
+                               ignore_index=PAD_ID, reduction="sum", label_smoothing=self.label_smoothing)
 
     def decode_step(self, previous: torch.Tensor, state: DecoderState, memory: Memory
                     ) -> tuple[torch.Tensor, DecoderState, torch.Tensor]:

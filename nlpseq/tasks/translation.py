@@ -6,6 +6,10 @@ one model per side (``source.model``, ``target.model`` in the run folder; ``toke
 ``tokenizer.target`` set each side's keys) or one joint model (``joint.model``, ``tokenizer.joint:
 true``, which also shares the embeddings). Output is the
 target model's own detokenisation; raw input to ``predict`` is taken as typed (no pre-splitting).
+A new run can start from language models (``model.pretrained_encoder``, ``_encoder_backward``,
+``model.pretrained_decoder``: :mod:`nlpseq.training.pretrained_seq2seq`) and, with
+``tokenizer.from_pretrained``, take their sentencepiece models. The config sections are in
+:mod:`nlpseq.tasks.translation_config`.
 
 Validation scores greedy output (cheap) and picks ``best.pt`` by BLEU; with ``details`` (the test split
 in ``results.json``) it scores greedy AND beam search, with sacreBLEU signatures.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import fields, replace
 from itertools import chain
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -25,7 +29,7 @@ import torch
 from torch import nn
 
 from nlpseq import distributed
-from nlpseq.config import Config, DataConfig, TokenizerConfig, from_dict
+from nlpseq.config import Config
 from nlpseq.data.batching import pad
 from nlpseq.data.parallel import pair_fields, parallel_paths, read_pairs
 from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
@@ -34,87 +38,29 @@ from nlpseq.inputs import line_number
 from nlpseq.metrics.translation import translation_metrics
 from nlpseq.models.search import Hypothesis, max_lengths, translate
 from nlpseq.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from nlpseq.ranges import ranged
 from nlpseq.tasks.common import DatasetSplits, id_batch, prepare_tokenizer, tokenizer_key
 from nlpseq.tasks.contract import DataSummary, Task, model_device
 from nlpseq.tasks.options import TRANSLATION_OPTIONS, OptionError, TaskOption
+from nlpseq.tasks.translation_config import (
+    DecodingConfig,
+    TranslationDataConfig,
+    TranslationModelConfig,
+    TranslationTokenizerConfig,
+)
 from nlpseq.tokenizers import BOS_ID, EOS_ID, PAD_ID, Tokenizer, load_tokenizer
 from nlpseq.training.device import move
 from nlpseq.training.plots import plot_attention
+from nlpseq.training.pretrained import starts_from_pretrained
+from nlpseq.training.pretrained_seq2seq import (
+    BACKWARD_KEY,
+    DECODER_KEY,
+    ENCODER_KEY,
+    load_pretrained_seq2seq,
+    pretrained_runs,
+    pretrained_tokenizer,
+)
 
 log = logging.getLogger("nlpseq.task")
-
-
-@dataclass
-class TranslationDataConfig(DataConfig):
-    """The ``data`` section of a translation recipe.
-
-    ``format: parallel`` reads ``PREFIX.source_lang`` + ``PREFIX.target_lang`` for ``train=PREFIX``;
-    ``jsonl`` and hub rows carry the two language fields or a ``translation`` object with them.
-    ``max_length`` (subword tokens, either side) drops longer training pairs, counted in the log.
-    """
-
-    # Local files: parallel (PREFIX.source_lang + PREFIX.target_lang), tsv (source<TAB>target, no
-    # header) or jsonl (the two language fields, or a translation object holding them).
-    format: Literal["parallel", "tsv", "jsonl"] = "parallel"
-    # The source language code: the file suffix (parallel) and the field name (jsonl, hub rows).
-    source_lang: str = "fr"
-    # The target language code, used the same way.
-    target_lang: str = "en"
-    # Training pairs whose source has more subword tokens than this, or whose target has as many or
-    # more (it gets </s> too), are skipped and counted; validation and test pairs are all kept.
-    max_length: int = ranged(128, ge=1)
-
-    moved_keys: ClassVar[dict[str, str]] = {"joint_vocabulary": "tokenizer.joint"}
-
-
-@dataclass
-class TranslationTokenizerConfig(TokenizerConfig):
-    """The ``tokenizer`` section of a translation recipe: the shared keys serve both languages, and
-    ``source``/``target`` replace some of them for one side, e.g. ``target: {vocab_size: 4000}``."""
-
-    kind: Literal["sentencepiece", "word", "char"] = "sentencepiece"
-    # One model for both languages (and one embedding matrix for both sides), else one per side.
-    joint: bool = False
-    # Keys of this section (kind, vocab_size, model_type, lowercase, ...) for the source side only.
-    source: dict[str, Any] | None = None
-    # The same for the target side.
-    target: dict[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("source", "target"):
-            if getattr(self, name) is not None and self.joint:
-                raise ConfigError(f"tokenizer.{name}: one joint model serves both sides (tokenizer.joint "
-                                  "is true); drop one of them")
-            self.side(name)  # checked when the recipe loads
-
-    def side(self, name: Literal["source", "target"]) -> TokenizerConfig:
-        """The tokenizer config of one side: the shared keys, with the side's own keys over them."""
-        shared = {f.name: getattr(self, f.name) for f in fields(TokenizerConfig)}
-        return from_dict(TokenizerConfig, {**shared, **(getattr(self, name) or {})}, f"tokenizer.{name}")
-
-
-@dataclass
-class DecodingConfig:
-    """How validation, test and ``predict`` decode (``predict`` flags override per call)."""
-
-    # Beam width for the test scores and predict (validation decodes greedily); 1: greedy search.
-    beam_size: int = ranged(5, ge=1)
-    # GNMT length penalty alpha for beam search (0: none); pick it on the validation split.
-    length_penalty: float = ranged(0.6, ge=0)
-    # At most floor(max_length_ratio x source tokens) + max_length_constant target tokens.
-    max_length_ratio: float = ranged(2.0, gt=0)
-    # The constant added in that limit (the limit counts </s>).
-    max_length_constant: int = ranged(10, ge=1)
-    # Sentences decoded together.
-    batch_size: int = ranged(64, ge=1)
-
-
-@dataclass
-class TranslationModelConfig(Seq2SeqConfig):
-    """The ``model`` section: :class:`~nlpseq.models.seq2seq.Seq2SeqConfig` plus ``decoding``."""
-
-    decoding: DecodingConfig = field(default_factory=DecodingConfig)
 
 
 # Validation samples logged at each evaluation during training (Joey NMT logs a few too).
@@ -133,6 +79,11 @@ class TranslationTask(DatasetSplits, Task):
     metrics: ClassVar[dict[str, Literal["max", "min"]]] = {"bleu": "max", "chrf": "max"}
     default_metric = "bleu"
     options: ClassVar[tuple[TaskOption, ...]] = TRANSLATION_OPTIONS
+
+    @classmethod
+    def upstream_keys(cls, config: Config) -> tuple[str, ...]:
+        """``model.pretrained_encoder`` (+ ``_backward``) and ``model.pretrained_decoder``, those set."""
+        return tuple(pretrained_runs(config.model))
 
     def __init__(self, config: Config, run_dir: str | Path):
         super().__init__(config, run_dir)
@@ -197,8 +148,18 @@ class TranslationTask(DatasetSplits, Task):
         def texts(column: str) -> Callable[[], Iterator[str]] | None:
             return (lambda: iter(train[column])) if train is not None else None
 
-        self.source_tokenizer = prepare_tokenizer(self.run_dir, "source", cfg.side("source"), texts("source"))
-        self.target_tokenizer = prepare_tokenizer(self.run_dir, "target", cfg.side("target"), texts("target"))
+        def side(name: Literal["source", "target"]) -> Tokenizer:
+            keys = (ENCODER_KEY, BACKWARD_KEY) if name == "source" else (DECODER_KEY,)
+            key = next((key for key in keys if key in runs), None)
+            if cfg.from_pretrained and key is not None:
+                return pretrained_tokenizer(self.run_dir, name, runs[key], key)
+            return prepare_tokenizer(self.run_dir, name, cfg.side(name), texts(name))
+
+        runs = pretrained_runs(self.config.model)
+        if cfg.from_pretrained and not runs:
+            raise ConfigError("tokenizer.from_pretrained: no language model to take a tokenizer from: set "
+                              f"{ENCODER_KEY} or {DECODER_KEY}")
+        self.source_tokenizer, self.target_tokenizer = side("source"), side("target")
 
     def _tokenizer_names(self) -> list[str]:
         return ["joint"] if self.config.tokenizer.joint else ["source", "target"]
@@ -273,12 +234,16 @@ class TranslationTask(DatasetSplits, Task):
     # ---------------------------------------------------------------------------------- model
     def build_model(self, training: bool) -> nn.Module:
         cfg: TranslationModelConfig = self.config.model
-        options = {k: v for k, v in asdict(cfg).items() if k != "decoding"}
-        options.update(embedding=cfg.embedding, encoder=cfg.encoder, decoder=cfg.decoder)
+        # Seq2Seq takes the Seq2SeqConfig keys; decoding and the language-model run folders are the task's.
+        options = {f.name: getattr(cfg, f.name) for f in fields(Seq2SeqConfig)}
         if cfg.embedding.pretrained:
             raise ConfigError("model.embedding.pretrained: not supported by the translation task")
-        return Seq2Seq(self.source_tokenizer.vocab_size, self.target_tokenizer.vocab_size,
-                       share_embeddings=self.config.tokenizer.joint, **options)
+        runs = pretrained_runs(cfg)
+        model = Seq2Seq(self.source_tokenizer.vocab_size, self.target_tokenizer.vocab_size,
+                        share_embeddings=self.config.tokenizer.joint, **options)
+        if starts_from_pretrained(next(iter(runs.values()), None), self.run_dir, training):
+            load_pretrained_seq2seq(model, runs, self.source_tokenizer, self.target_tokenizer)
+        return model
 
     # ---------------------------------------------------------------------------------- decoding
     @torch.no_grad()

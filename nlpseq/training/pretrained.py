@@ -52,7 +52,7 @@ PARTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 _LAYER_RE = re.compile(r"layers\.(\d+)\.rnn\.(?:rnn\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l0")
 _RAW_RE = re.compile(r"layers\.(\d+)\.rnn\.weight_hh_raw")
 _EMBEDDING_NAMES = ("embedding.embedding.weight", "embedding.weight")  # the latter: older checkpoints
-_GATES = {4: "lstm", 3: "gru"}  # rows of weight_hh per hidden unit
+GATES = {4: "lstm", 3: "gru"}  # rows of weight_hh per hidden unit
 
 # One language-model layer: part (``weight_ih`` ...) -> (its name in best.pt, the tensor).
 Layer = dict[str, tuple[str, torch.Tensor]]
@@ -138,15 +138,17 @@ def starts_from_pretrained(pretrained: str | None, run_dir: Path, training: bool
 
 @torch.no_grad()
 def load_pretrained(run_dir: str | Path, embedding: TokenEmbedding, encoder: RNNEncoder, tokenizer: Tokenizer,
-                    key: str = KEY) -> PretrainedLoad:
+                    key: str = KEY, other_loaded: bool = False) -> PretrainedLoad:
     """Copy the ``lm`` run ``run_dir``'s embedding rows (matched by token) and encoder layers into
     ``embedding`` and ``encoder`` (see the module docstring for the mapping); log and return what was
-    copied. ConfigError naming ``key`` when the run cannot be used or its shapes do not fit."""
+    copied. ConfigError naming ``key`` when the run cannot be used or its shapes do not fit.
+    ``other_loaded``: the encoder's other direction was filled by another language model before (the
+    log says so instead of calling it fresh)."""
     lm = LanguageModelRun.open(run_dir, key)
     matrix, layers = lm.embedding_matrix(), lm.layers()
     _check_shapes(lm, matrix, layers, embedding, encoder, key)
     loaded = PretrainedLoad(lm.run_dir, direction="backward" if lm.reverse else "forward")
-    loaded.rows = _copy_rows(matrix, lm.tokenizer, embedding, tokenizer)
+    loaded.rows = copy_rows(matrix, lm.tokenizer, embedding, tokenizer)
     loaded.tensors = _copy_layers(layers, encoder, lm.reverse, key)
     share = len(loaded.rows) / max(1, tokenizer.vocab_size - 1)
     log.info("%s: %s of %s embedding rows matched by token (from %s)", key, f"{len(loaded.rows):,}",
@@ -160,7 +162,8 @@ def load_pretrained(run_dir: str | Path, embedding: TokenEmbedding, encoder: RNN
     log.info("%s: %d %s layer(s) of hidden size %d into the encoder's %s direction%s%s", key, len(layers),
              encoder.rnn_type, encoder.hidden_size, loaded.direction,
              " (weight drop's raw hidden-to-hidden matrices)" if raw else "",
-             f"; its {other} direction starts fresh" if encoder.num_directions == 2 else "")
+             "" if encoder.num_directions == 1 else
+             f"; its {other} direction {'was loaded before' if other_loaded else 'starts fresh'}")
     return loaded
 
 
@@ -169,7 +172,7 @@ def _check_shapes(lm: LanguageModelRun, matrix: torch.Tensor, layers: list[Layer
     """One ConfigError listing every size in which the language model and this model differ."""
     weight_hh = layers[0]["weight_hh"][1]
     hidden = weight_hh.size(1)
-    theirs = {"rnn_type": _GATES.get(weight_hh.size(0) // hidden, "?"), "hidden_size": hidden,
+    theirs = {"rnn_type": GATES.get(weight_hh.size(0) // hidden, "?"), "hidden_size": hidden,
               "num_layers": len(layers), "embedding_dim": matrix.size(1)}
     ours = {"rnn_type": encoder.rnn_type, "hidden_size": encoder.hidden_size,
             "num_layers": encoder.num_layers, "embedding_dim": embedding.embedding_dim}
@@ -194,7 +197,7 @@ def _check_shapes(lm: LanguageModelRun, matrix: torch.Tensor, layers: list[Layer
                           f"best.pt embedding {matrix.size(0)} rows (a damaged or mixed run folder)")
 
 
-def _copy_rows(matrix: torch.Tensor, lm_tokenizer: Tokenizer, embedding: TokenEmbedding,
+def copy_rows(matrix: torch.Tensor, lm_tokenizer: Tokenizer, embedding: TokenEmbedding,
                tokenizer: Tokenizer) -> dict[int, int]:
     """Copy the language model's row of every token this tokenizer also has; return task id -> LM id.
 
