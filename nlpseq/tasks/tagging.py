@@ -2,14 +2,14 @@
 
 The run folder holds ``tokenizer.*`` (words, or sentencepiece whose first subword stands for the
 word), ``chars.json`` (char vocabulary for char features) and ``tags.json`` (the tag vocabulary, in
-the training scheme).
+the training scheme); with ``model.lm_features``, each language model's tokenizer and layer spec
+(:mod:`nlpseq.tasks.tagging_lm`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from nlpseq import schemes
-from nlpseq.config import Config, DataConfig, TokenizerConfig
+from nlpseq.config import Config, TokenizerConfig
 from nlpseq.data.batching import pad
 from nlpseq.data.records import read_jsonl
 from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
@@ -26,6 +26,7 @@ from nlpseq.data.tagged_readers import read_tagged_file
 from nlpseq.errors import DataError
 from nlpseq.inputs import line_number
 from nlpseq.metrics.tagging import entity_scores, token_accuracy
+from nlpseq.models.aux_lm import frequent_word_classes
 from nlpseq.models.tagger import SequenceTagger, TaggerConfig
 from nlpseq.tasks.common import (
     DatasetSplits,
@@ -41,6 +42,7 @@ from nlpseq.tasks.common import (
 )
 from nlpseq.tasks.contract import DataSummary, Task, model_device
 from nlpseq.tasks.options import TAGGING_OPTIONS, TaskOption
+from nlpseq.tasks.tagging_config import TAGGED_FORMATS, TaggingDataConfig, tag_vocabulary
 from nlpseq.tasks.tagging_input import (
     MAX_WORD_CHARS,
     NUM_CASES,
@@ -52,39 +54,17 @@ from nlpseq.tasks.tagging_input import (
     entities,
     words_of,
 )
-from nlpseq.tokenizers import UNK_ID, load_tokenizer
+from nlpseq.tasks.tagging_lm import (
+    LMInput,
+    build_lm_features,
+    prepare_lm_inputs,
+    restore_lm_inputs,
+    upstream_keys,
+)
+from nlpseq.tokenizers import PAD_ID, UNK_ID, load_tokenizer
 from nlpseq.training.device import move
 
 log = logging.getLogger("nlpseq.task")
-
-# Formats whose reader already says ``tokens``/``tags`` (the field options apply to JSONL and hub rows).
-TAGGED_FORMATS = ("conll", "conllu", "brown")
-
-
-@dataclass
-class TaggingDataConfig(DataConfig):
-    """The ``data`` section of a tagging recipe: the shared keys plus fields, columns and tag schemes."""
-
-    # Local files: jsonl (token and tag lists), conll (columns), conllu (UPOS tags), brown (word/tag).
-    format: Literal["jsonl", "conll", "conllu", "brown"] = "jsonl"
-    # JSONL and hub rows: the field holding the list of tokens (conll, conllu and brown files ignore it).
-    tokens_field: str = "tokens"
-    # JSONL and hub rows: the field holding the list of tags, one per token.
-    tags_field: str = "tags"
-    # format conll: the column holding the token (negative counts from the end).
-    token_column: int = 0
-    # format conll: the column holding the tag (negative counts from the end; -1 is the last).
-    tag_column: int = -1
-    # The tag scheme of the data, checked on every sentence (None: plain tags such as POS, scored by
-    # accuracy only).
-    tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
-    # The scheme to train and decode in, the data's tags converted to it; predictions are written back
-    # in tag_scheme (None: tag_scheme itself). Set it together with tag_scheme.
-    train_tag_scheme: Literal["IOB1", "IOB2", "IOBES"] | None = None
-    # Entity scoring (seqeval): "default" is conlleval-compatible; "strict" counts only entities
-    # that are well-formed in the scheme.
-    seqeval_mode: Literal["default", "strict"] = "default"
-
 
 class TaggingTask(DatasetSplits, Task):
     """Loads tagged sentences, owns tokenizers and the tag vocabulary, builds and scores the tagger.
@@ -108,12 +88,19 @@ class TaggingTask(DatasetSplits, Task):
             return {"accuracy": "max"}, "accuracy"
         return cls.metrics, cls.default_metric
 
+    @classmethod
+    def upstream_keys(cls, config: Config) -> tuple[str, ...]:
+        """``model.lm_features.forward`` / ``.backward``: language-model runs, or recipe names trained
+        first."""
+        return upstream_keys(config)
+
     def __init__(self, config: Config, run_dir: str | Path):
         super().__init__(config, run_dir)
         self.splits: dict[str, Split] = {}
         self.tokenizer: Any = None
         self.chars: Any = None
         self.tags: list[str] = []
+        self.lm_inputs: dict[str, LMInput] = {}  # model.lm_features: direction -> its language model
         self.max_length: int | None = None  # predict: the chunk size (None: data.max_length)
         self.input_format = "text"  # predict: "text" (raw lines, or lists of words) or "conll"
 
@@ -162,6 +149,8 @@ class TaggingTask(DatasetSplits, Task):
 
     def prepare(self) -> None:
         """Load splits, build (or reload) tokenizers and tags, check lengths and tags, tokenise."""
+        # The language-model runs first: a wrong one stops before any data is read.
+        self.lm_inputs = prepare_lm_inputs(self.run_dir, self.config.model.lm_features)
         self.splits = load_splits(self.config.data, self._read, self._normalize, self.config.trainer.seed)
         held_out = f"{self.splits['train'].source} (held out)"  # validation carved off the train file
         for name, split in self.splits.items():
@@ -173,7 +162,7 @@ class TaggingTask(DatasetSplits, Task):
         if self.config.model.char_features is not None:
             self.chars = prepare_tokenizer(self.run_dir, "chars", TokenizerConfig(kind="char"),
                                            words=lambda: iter(train["tokens"]))
-        self.tags = load_labels(self.run_dir, "tags") or self._tag_vocabulary(train["tags"])
+        self.tags = load_labels(self.run_dir, "tags") or tag_vocabulary(train["tags"], self.scheme)
         save_labels(self.run_dir, "tags", self.tags)
         for split in self.splits.values():
             self._check_tags(split)
@@ -187,16 +176,6 @@ class TaggingTask(DatasetSplits, Task):
             vocabularies["chars"] = self.chars.vocab_size
         rows = self.splits["train"].dataset["tags"]
         return tag_summary(super().describe(), rows, self.scheme, vocabularies)
-
-    def _tag_vocabulary(self, rows: list[list[str]]) -> list[str]:
-        found = sorted({tag for row in rows for tag in row})
-        if self.scheme is not None:
-            # Every tag the scheme allows for the types seen, so decoding may use e.g. S-MISC even if
-            # training never showed one; "O" first for readability.
-            types = sorted({schemes.parse_tag(t)[1] for t in found} - {None})
-            prefixes = {"IOB1": "BI", "IOB2": "BI", "IOBES": "BIES"}[self.scheme]
-            found = ["O"] + [f"{p}-{t}" for t in types for p in prefixes]
-        return found
 
     def _limit_lengths(self, split: Split, skip: bool) -> None:
         """Sentences longer than data.max_length: skipped and counted (training), else an error."""
@@ -231,7 +210,8 @@ class TaggingTask(DatasetSplits, Task):
                                 f"known tags: {', '.join(self.tags)}", split.source, line)
 
     def _encode_words(self, words: list[str]) -> dict[str, list]:
-        """Model inputs for one sentence: ``input_ids`` (one per word), ``chars``, ``case_ids``."""
+        """Model inputs for one sentence: ``input_ids`` (one per word), ``chars``, ``case_ids`` and
+        each language model's ids (``lm_forward_ids``, ``lm_backward_ids``)."""
         # A word is its first subword (or its single word id); words that encode to nothing are <unk>.
         # Sentencepiece often splits a word as "▁" + pieces; that bare "▁" is the same for every such
         # word, so the piece after it stands for the word.
@@ -240,26 +220,33 @@ class TaggingTask(DatasetSplits, Task):
                for pieces in self.tokenizer.encode_words(words)]
         chars = [row[:MAX_WORD_CHARS] or [UNK_ID] for row in self.chars.encode_words(words)] if self.chars \
             else []
-        return {"input_ids": ids, "chars": chars, "case_ids": [casing(w) for w in words], "length": len(ids)}
+        encoded = {"input_ids": ids, "chars": chars, "case_ids": [casing(w) for w in words],
+                   "length": len(ids)}
+        # Each language model sees the words through its own tokenizer, not this task's (which may drop
+        # rare words or normalise digits the language model knows).
+        return encoded | {lm.batch_key: lm.encode(words) for lm in self.lm_inputs.values()}
 
     def tokenize(self, dataset: datasets.Dataset) -> datasets.Dataset:
         tag_ids = {tag: i for i, tag in enumerate(self.tags)}
 
         def encode(batch: dict[str, list]) -> dict[str, list]:
-            out: dict[str, list] = {"input_ids": [], "chars": [], "case_ids": [], "length": [], "tag_ids": []}
+            out: dict[str, list] = {"tag_ids": []}
             for words, tags in zip(batch["tokens"], batch["tags"], strict=True):
                 for name, value in self._encode_words(words).items():
-                    out[name].append(value)
+                    out.setdefault(name, []).append(value)
                 out["tag_ids"].append([tag_ids.get(t, -1) for t in tags])
             return out
 
         key = "|".join([tokenizer_key(self.run_dir, "tokenizer"), tokenizer_key(self.run_dir, "chars"),
-                        str(self.tags), str(MAX_WORD_CHARS), "first-piece-after-boundary", "casing"])
+                        str(self.tags), str(MAX_WORD_CHARS), "first-piece-after-boundary", "casing",
+                        *(tokenizer_key(self.run_dir, f"lm_{d}_tokenizer") for d in self.lm_inputs)])
         return cached_map(dataset, encode, key, self.config.data.cache_dir)
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         batch = id_batch(rows)
         batch["case_ids"] = pad([row["case_ids"] for row in rows], 0)
+        for lm in self.lm_inputs.values():
+            batch[lm.batch_key] = pad([row[lm.batch_key] for row in rows], PAD_ID)
         mask = batch["mask"]
         if self.chars is not None:
             width = max(len(word) for row in rows for word in row["chars"])
@@ -276,13 +263,21 @@ class TaggingTask(DatasetSplits, Task):
     def build_model(self, training: bool) -> nn.Module:
         cfg: TaggerConfig = self.config.model
         allowed = schemes.allowed_transitions(self.tags, self.scheme) if self.scheme else None
-        return SequenceTagger(
-            self.tokenizer.vocab_size, len(self.tags), self.chars.vocab_size if self.chars else 0,
+        vocab_size = self.tokenizer.vocab_size
+        frequent = min(cfg.aux_lm_vocab, vocab_size)  # the auxiliary loss's own classes (then one shared)
+        model = SequenceTagger(
+            vocab_size, len(self.tags), self.chars.vocab_size if self.chars else 0,
             embedding=training_embedding(cfg.embedding, training), char_features=cfg.char_features,
             encoder=cfg.encoder, head=cfg.head, constrain=cfg.constrain, dropout=cfg.dropout,
             case_embedding_dim=cfg.case_embedding_dim, num_cases=NUM_CASES, allowed=allowed,
             vocabulary=getattr(self.tokenizer, "itos", None) if cfg.embedding.pretrained else None,
+            lm_features=build_lm_features(cfg.lm_features, self.lm_inputs) if cfg.lm_features else None,
+            aux_lm_weight=cfg.aux_lm_weight, aux_lm_classes=frequent + 1,
         )
+        if model.aux_lm is not None and training:  # restored: the classes come with the checkpoint
+            model.aux_lm.set_classes(frequent_word_classes(self.splits["train"].dataset["input_ids"],
+                                                           vocab_size, frequent))
+        return model
 
     # ---------------------------------------------------------------------------------- scoring
     def _decode(self, model: nn.Module, dataset: datasets.Dataset) -> list[list[str]]:
@@ -408,6 +403,7 @@ class TaggingTask(DatasetSplits, Task):
         if self.config.model.char_features is not None:
             self.chars = load_tokenizer(self.run_dir, "chars")
         self.tags = restore_labels(self.run_dir, "tags")
+        self.lm_inputs = restore_lm_inputs(self.run_dir, self.config.model.lm_features)
 
     def load_split(self, name: str) -> datasets.Dataset:
         """Split ``name`` of the recipe's data alone, checked and tokenised (after :meth:`restore`)."""
