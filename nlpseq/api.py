@@ -22,7 +22,7 @@ import nlpseq
 from nlpseq import distributed
 from nlpseq.config import Config, config_hash, save_config, to_dict
 from nlpseq.config_paths import get_value, path_keys, resolve_paths, set_value, with_resolved_paths
-from nlpseq.errors import NlpseqError
+from nlpseq.errors import ConfigError, NlpseqError
 from nlpseq.fileio import write_json
 from nlpseq.recipes import find_recipe
 from nlpseq.runfolder import RunLock, check_resume, record_changes, saved_config
@@ -102,10 +102,17 @@ def _train_upstream(config: Config, allow_changes: bool, verbose: bool) -> Confi
     if not keys:
         return config
     config = copy.deepcopy(config)
+    resuming = (Path(config.run_dir) / "checkpoints" / "last.pt").is_file()
     for key in keys:
         value = str(get_value(config, key))
-        if Path(value).expanduser().is_dir() or not _is_recipe(value):
-            continue  # a run folder, or a mistake the task's loader names
+        if Path(value).expanduser().is_dir():
+            continue  # a run folder: the task's loader checks its kind when the model is built
+        if not _is_recipe(value):
+            if resuming:  # the run continues from its own last.pt: the upstream folder may be gone
+                continue
+            # Said now, before any data is read or tokenised, not once the model is built.
+            raise ConfigError(f"{key}: {value} does not exist (neither a run folder nor a recipe name; "
+                              "nlpseq recipes lists the recipes)")
         upstream = load_config(find_recipe(value))
         run = Path(upstream.run_dir)
         if (run / "results.json").is_file():

@@ -275,3 +275,16 @@ def test_a_recipe_named_in_model_pretrained_is_trained_first_then_reused(tmp_pat
     assert again.returncode == 0, again.stderr
     assert "has finished in" in again.stderr
     assert (tmp_path / "lm_run" / "metrics.jsonl").read_bytes() == lm_metrics  # not trained again
+
+
+def test_a_missing_pretrained_run_is_said_before_any_data_is_read(tmp_path: Path) -> None:
+    # The data files do not exist either: the first thing said is the missing language model, so a
+    # long tokenisation is never spent on a run that would stop at its model.
+    done = run_cli("train", "sentiment/tiny", f"data.train={tmp_path / 'no_train.jsonl'}",
+                   f"data.valid={tmp_path / 'no_valid.jsonl'}", f"run_dir={tmp_path / 'run'}",
+                   f"model.pretrained={tmp_path / 'no_lm'}")
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"nlpseq: error: model.pretrained: {tmp_path / 'no_lm'} does not exist (neither a run folder nor a "
+        "recipe name; nlpseq recipes lists the recipes)")
+    assert "no_train.jsonl" not in done.stderr
