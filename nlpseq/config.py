@@ -202,6 +202,7 @@ class TrainerConfig:
     tensorboard: bool = False
     # Warm start: a trained run folder of the same task whose vocabularies and weights (every tensor
     # whose name and shape fit this model) start a fresh run; the optimizer and schedule start anew.
+    # A recipe name instead of a folder: that recipe is trained first when it has not finished.
     init_from: str | None = local_path()
     # Discriminative learning rates (ULMFiT: 2.6): the model's layer groups counted from the top (the
     # output layer, then each encoder layer down, then the embedding), group k trains at
