@@ -1,7 +1,7 @@
 """Learning curve: test accuracy against the number of training labels, from scratch vs. pretrained.
 
     python bench/learning_curve.py [--fractions 0.1,0.25,0.5,1] [--seeds 13,14,15]
-        [--scratch sentiment/mr_bilstm] [--pretrained sentiment/mr_pretrained]
+        [--scratch sentiment/mr_bigru] [--pretrained sentiment/mr_pretrained]
         [--out runs/learning_curve] [--png docs/img/learning_curve_mr.png]
 
 Trains each recipe on a stratified share of its training data (``data.train_fraction``; the share is
@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="shares of the training data (comma-separated; default 0.1,0.25,0.5,1)")
     parser.add_argument("--seeds", type=lambda t: numbers(t, int), default=list(SEEDS),
                         help="trainer.seed values, each also drawing its own subset (default 13,14,15)")
-    parser.add_argument("--scratch", default="sentiment/mr_bilstm", help="the from-scratch recipe")
+    parser.add_argument("--scratch", default="sentiment/mr_bigru",
+                        help="the from-scratch recipe (default: nlpseq's default recipe)")
     parser.add_argument("--pretrained", default="sentiment/mr_pretrained", help="the pretrained recipe")
     parser.add_argument("--out", type=Path, default=Path("runs/learning_curve"),
                         help="folder of the run folders and learning_curve.json")
