@@ -1,8 +1,8 @@
-"""Command line: ``nlpseq train|evaluate|predict|generate|average|recipes|data``. Also ``python -m nlpseq``.
+"""Command line: ``nlpseq train|evaluate|predict|generate|average|recipes|data|serve``; ``python -m nlpseq``.
 
 This module holds the parser, ``train``, ``average`` and ``data``; the commands on a trained run folder
 (``evaluate``, ``predict``, ``generate``) are :mod:`nlpseq.cli_run`, ``recipes`` is
-:mod:`nlpseq.cli_recipes`.
+:mod:`nlpseq.cli_recipes`, ``serve`` :mod:`nlpseq.cli_serve`.
 
 Errors caused by input (config, data, run folders) print one line and exit with status 2; anything
 else is a bug and keeps its traceback.
@@ -25,6 +25,7 @@ from typing import Any
 from nlpseq import __version__
 from nlpseq.cli_recipes import add_recipes
 from nlpseq.cli_run import cmd_evaluate, cmd_generate, cmd_predict, setup_logging
+from nlpseq.cli_serve import add_serve
 from nlpseq.errors import NlpseqError, Terminated
 from nlpseq.recipes import DEFAULT_RECIPE, find_recipe
 from nlpseq.tasks.options import TASK_OPTIONS, GenerationOptions, OptionError, TaskOption, check_options, flag
@@ -279,6 +280,7 @@ def build_parser(task: str | None = None) -> argparse.ArgumentParser:
     _add_average(sub)
     add_recipes(sub)
     _add_data(sub)
+    add_serve(sub)
     return parser
 
 
