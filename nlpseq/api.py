@@ -9,6 +9,7 @@ import logging
 import platform
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +25,13 @@ from nlpseq.config import Config, config_hash, save_config, to_dict
 from nlpseq.config_paths import get_value, path_keys, resolve_paths, set_value, with_resolved_paths
 from nlpseq.errors import ConfigError, NlpseqError
 from nlpseq.fileio import write_json
+from nlpseq.logfile import LogFile
+from nlpseq.models.allocation import named_allocation_failure
 from nlpseq.recipes import find_recipe
 from nlpseq.runfolder import RunLock, check_resume, record_changes, saved_config
 from nlpseq.tasks import get_task, load_config
 from nlpseq.tasks.options import GenerationOptions, OptionError, check_options
-from nlpseq.training import tensorboard
+from nlpseq.training import run_files, tensorboard
 from nlpseq.training.checkpoint import load_checkpoint
 from nlpseq.training.device import choose_device
 from nlpseq.training.summary import log_run_summary
@@ -153,7 +156,7 @@ def _run_log(run_dir: Path, verbose: bool = True) -> Iterator[None]:
     them as :func:`_console` says."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(run_dir / "train.log", encoding="utf-8")
+        handler = LogFile(str(run_dir / "train.log"))  # a full disk: one line, not tracebacks
     except OSError as error:
         raise NlpseqError(f"{run_dir}: cannot use this run folder ({error.strerror or error})") from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
@@ -217,7 +220,8 @@ def _train(config: Config, run_dir: Path, device: torch.device, rank: int, world
     task = get_task(config.task)(config, run_dir)
     warm = _warm_start(config, run_dir, rank)
     task.prepare()
-    model = task.build_model(training=True)
+    with named_allocation_failure("model"):  # an impossible size is one line naming it, not a traceback
+        model = task.build_model(training=True)
     if warm is not None:
         warm.load_weights(model)
     if rank == 0:  # data and model are good: the run now exists under this config
@@ -293,10 +297,15 @@ class Predictor:
         self.device = choose_device(device)
         self.task = get_task(self.config.task)(self.config, self.run_dir)
         self.task.restore()
-        self.model = self.task.build_model(training=False)
+        with named_allocation_failure("model"):
+            self.model = self.task.build_model(training=False)
         path = self.run_dir / "checkpoints" / f"{checkpoint}.pt"
-        self.model.load_state_dict(load_checkpoint(path, self.device)["model"])
+        # Checked: a dict of finite weights that fits the model the run's files build, else one line.
+        run_files.load_into(self.model, path, self.device)
         self.model.to(self.device).eval()
+        # The cache folder the run's config.yaml names is the training's, not this reader's: evaluate
+        # tokenises into a private temporary folder instead, unless the user names another (see evaluate).
+        self._saved_cache_dir = self.config.data.cache_dir
 
     def predict(self, inputs: str | list[str] | list[list[str]], is_split_into_words: bool = False
                 ) -> dict[str, Any] | list[dict[str, Any]]:
@@ -324,7 +333,28 @@ class Predictor:
         return results[0] if single else results
 
     def evaluate(self, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
-        """Metrics on a split of the recipe's data, or on ``data``, a file in the recipe's format."""
+        """Metrics on a split of the recipe's data, or on ``data``, a file in the recipe's format.
+
+        Inference writes nothing outside the run: the tokenisation cache goes to a private temporary
+        folder, removed on return, not to ``./data/.cache`` (the working folder may be read-only) nor to
+        the ``data.cache_dir`` the run's ``config.yaml`` names (a folder of the machine it was trained
+        on); a ``data.cache_dir`` the caller set on the task's config since loading is used as given.
+        Without ``data``, the split's files are those the run's config names (what training scored
+        into ``results.json``), refused unless each is a regular file: a FIFO or a device there would
+        block or never end."""
+        if data is None:
+            run_files.check_saved_data(self.task.config.data, split)
+        data_config = self.task.config.data
+        if data_config.cache_dir != self._saved_cache_dir:  # the caller's own choice
+            return self._evaluate(split, data)
+        with tempfile.TemporaryDirectory(prefix="nlpseq-evaluate-") as private:
+            data_config.cache_dir = private
+            try:
+                return self._evaluate(split, data)
+            finally:
+                data_config.cache_dir = self._saved_cache_dir
+
+    def _evaluate(self, split: str, data: str | Path | None) -> dict[str, Any]:
         dataset = self.task.load_file(str(data)) if data is not None else self.task.load_split(split)
         return self.task.evaluate(self.model, dataset, details=True)
 

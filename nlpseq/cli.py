@@ -111,15 +111,15 @@ RUN_COMMANDS = ("predict", "evaluate", "generate")
 def _run_task(argv: list[str]) -> str | None:
     """The task of the first argument after a run command that is a run folder (its ``config.yaml``
     names it); None when there is none, or it cannot be read (the command then says why)."""
-    import yaml
+    from nlpseq.config_files import read_yaml
 
     for token in argv[1:]:
         path = Path(token) / "config.yaml"
         if token.startswith("-") or not path.is_file():
             continue
-        try:
-            task = yaml.safe_load(path.read_text(encoding="utf-8")).get("task")
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        try:  # read_yaml bounds what it reads (nesting, aliases) and says so as an NlpseqError
+            task = read_yaml(path).get("task")
+        except (NlpseqError, AttributeError):
             return None
         return task if isinstance(task, str) else None
     return None

@@ -17,7 +17,8 @@ import sys
 from typing import Any
 
 from nlpseq.errors import ConfigError, DataError, NlpseqError
-from nlpseq.inputs import input_batches, read_input
+from nlpseq.fileio import json_line, strict
+from nlpseq.inputs import input_batches
 from nlpseq.tasks.options import GenerationOptions, flag
 
 
@@ -46,7 +47,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                             f"says; score a file with `nlpseq evaluate {args.run_dir} --data FILE`",
                             error.path) from None
         raise
-    print(json.dumps(metrics, indent=2 if args.pretty else None))
+    # Strict JSON: an infinite perplexity (a diverged model) is null, never the non-JSON "Infinity".
+    print(json.dumps(strict(metrics), indent=2 if args.pretty else None, allow_nan=False))
     return 0
 
 
@@ -91,7 +93,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for lines in batches:
         for text, result in zip(lines, predictor.predict(lines), strict=True):
             if args.format == "jsonl":
-                print(json.dumps({"text": text, **result}, ensure_ascii=False))
+                print(json_line({"text": text, **result}))
             else:
                 print(predictor.format(result))
         sys.stdout.flush()
@@ -109,17 +111,20 @@ def _given(args: argparse.Namespace, names: list[str]) -> dict[str, object]:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from nlpseq.api import load
-
     setup_logging()
     if args.prompt is not None and args.input is not None:
         raise NlpseqError("generate: give --prompt or --input, not both")
     given = _given(args, args.task_options)
     options = GenerationOptions.of(**given)  # checked before the model loads
+    if options.max_new_tokens > MAX_NEW_TOKENS:
+        raise NlpseqError(f"--max-new-tokens {options.max_new_tokens}: at most {MAX_NEW_TOKENS:,} tokens a "
+                          "continuation (its text is printed only when it is done)")
     if options.sampling and "seed" not in given:
         # A fresh draw each run, said so that a run worth keeping can be repeated exactly.
         options = dataclasses.replace(options, seed=secrets.randbelow(2**31))
         print(f"sampling with seed {options.seed} (repeat with --seed {options.seed})", file=sys.stderr)
+    from nlpseq.api import load  # after the options' checks: a bad option needs no torch
+
     predictor = load(args.run_dir, device=args.device)
     if args.prompt is None and args.input is None and sys.stdin.isatty():
         # Interactive: one prompt a line, each continued as soon as it is typed.
@@ -128,9 +133,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
         for prompts in input_batches(None, 1):
             _print_generated(predictor.generate(prompts, options), args.format)
         return 0
-    prompts = [args.prompt or ""] if args.input is None else read_input(args.input)
-    _print_generated(predictor.generate(prompts, options), args.format)
+    # A file's prompts stream in batches, each printed when done: a long or endless input never
+    # waits whole in memory, and a FIFO's prompts are answered as they come.
+    batches = [[args.prompt or ""]] if args.input is None else input_batches(args.input, GENERATE_BATCH)
+    for prompts in batches:
+        _print_generated(predictor.generate(prompts, options), args.format)
     return 0
+
+
+# The most tokens ``generate`` adds to one continuation: a continuation is printed whole once done, and
+# a model that rarely stops must not grow one for hours in silence (the server's cap is lower: 512).
+MAX_NEW_TOKENS = 10_000
+# Prompts of an --input file continued together.
+GENERATE_BATCH = 16
 
 
 def _print_generated(results: list[dict[str, Any]], form: str) -> None:
@@ -139,8 +154,7 @@ def _print_generated(results: list[dict[str, Any]], form: str) -> None:
     text), said by ``prompt_included``."""
     for result in results:
         if form == "jsonl":
-            print(json.dumps({**result, "prompt_included": result.get("prompt_included", False)},
-                             ensure_ascii=False))
+            print(json_line({**result, "prompt_included": result.get("prompt_included", False)}))
         else:
             # A backward model writes what comes before its prompt: the line reads in text order.
             parts = ((result["text"], result["prompt"]) if result.get("before_prompt")

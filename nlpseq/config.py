@@ -29,7 +29,7 @@ import yaml
 
 from nlpseq.errors import ConfigError
 from nlpseq.fileio import write_text
-from nlpseq.ranges import local_path, matching, ranged
+from nlpseq.ranges import MAX_VOCAB, brief, local_path, matching, ranged
 
 
 @dataclass
@@ -94,7 +94,7 @@ class TokenizerConfig:
     pretokenized: bool = False
     # sentencepiece
     # At least the 4 shared specials plus room for the characters of the text.
-    vocab_size: int = ranged(8000, ge=16)
+    vocab_size: int = ranged(8000, ge=16, le=MAX_VOCAB)
     # The sentencepiece algorithm: BPE merges or a unigram language model.
     model_type: Literal["bpe", "unigram"] = "unigram"
     # Share of the training text's characters the model covers; the rarest others become <unk>.
@@ -105,7 +105,7 @@ class TokenizerConfig:
     # Units seen fewer times than this in the training data stay out of the vocabulary (<unk>).
     min_freq: int = ranged(1, ge=1)
     # Largest vocabulary, the 4 specials included: the most frequent units are kept (None: no cap).
-    max_size: int | None = ranged(None, ge=1)
+    max_size: int | None = ranged(None, ge=1, le=MAX_VOCAB)
     # Take the vocabulary from this file (one unit per line; a tab and what follows are ignored)
     # instead of counting the training data: min_freq and max_size are then unused.
     vocab_file: str | None = local_path()
@@ -170,8 +170,8 @@ class TrainerConfig:
     # scaling). On CPU and MPS every choice trains in fp32.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     # auto: CUDA when a GPU is available, else CPU (MPS only when named); under torchrun with CUDA
-    # each rank uses cuda:LOCAL_RANK.
-    device: str = matching("auto", r"auto|cpu|cuda(:\d+)?|mps", "a device (auto, cpu, cuda, cuda:N, mps)")
+    # each rank uses cuda:LOCAL_RANK. N has at most 4 digits (cuda:99999999999999999999 is no device).
+    device: str = matching("auto", r"auto|cpu|cuda(:\d{1,4})?|mps", "a device (auto, cpu, cuda, cuda:N, mps)")
     # Evaluate every N optimizer steps (None: at the end of each epoch).
     eval_every: int | None = ranged(None, ge=1)
     # Also keep the weights of the last N evaluations as checkpoints/step-XXXXXXX.pt, for
@@ -188,7 +188,7 @@ class TrainerConfig:
     seed: int = ranged(13, ge=0, lt=2**63)
     # DataLoader worker processes for length-bucketed batches (0: the main process); lm stream mode
     # does not use a DataLoader.
-    num_workers: int = ranged(0, ge=0)
+    num_workers: int = ranged(0, ge=0, le=1024)
     # Log the training loss, learning rate and tokens/s every N optimizer steps (and at each epoch's end).
     log_every: int = ranged(50, ge=1)
     # Stop with an error after this many optimizer steps in a row whose loss or gradient is not
@@ -272,20 +272,20 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return _coerce(value, option, key)
             except ConfigError:
                 continue
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {brief(value)}")
     if origin is Literal:
         allowed = typing.get_args(tp)
         if value not in allowed:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, allowed))}")
+            raise ConfigError(f"{key}: {brief(value)} is not one of {', '.join(map(repr, allowed))}")
         return value
     if origin is list:
         (item_type,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {brief(value)}")
         return [_coerce(item, item_type, f"{key}[{i}]") for i, item in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{key}: expected a mapping, got {brief(value)}")
         _, value_type = typing.get_args(tp)
         return {k: _coerce(v, value_type, f"{key}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
@@ -297,15 +297,15 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is float and isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        raise ConfigError(f"{key}: expected a finite number, got {brief(value)}")
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        raise ConfigError(f"{key}: expected true or false, got {brief(value)}")
     if tp in (int, float, str):
         if isinstance(value, tp) and not isinstance(value, bool):
             return value
-        raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r} ({type(value).__name__})")
+        raise ConfigError(f"{key}: expected {tp.__name__}, got {brief(value)} ({type(value).__name__})")
     raise ConfigError(f"{key}: unsupported config type {_type_name(tp)}")
 
 
@@ -318,7 +318,7 @@ def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "",
     values = values or {}
     where = prefix or cls.__name__
     if not isinstance(values, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys, got {values!r}")
+        raise ConfigError(f"{where}: expected a mapping of keys, got {brief(values)}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in values if k not in names]
@@ -335,7 +335,7 @@ def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "",
         close = difflib.get_close_matches(unknown[0], names, n=1)
         meant = f" (did you mean {_join(prefix, close[0])}?)" if close else ""
         raise ConfigError(
-            f"unknown key {_join(prefix, unknown[0])!r}{meant}; "
+            f"unknown key {brief(_join(prefix, unknown[0]))}{meant}; "
             f"valid keys{' in ' + prefix if prefix else ''}: " + ", ".join(names)
         )
     kwargs = {}
@@ -350,7 +350,7 @@ def from_dict(cls: type, values: dict[str, Any] | None, prefix: str = "",
         renamed = fields[name].metadata.get("renamed", {})
         if isinstance(values[name], str) and values[name] in renamed:
             # An old recipe stops with the new spelling, rather than a list of values to guess from.
-            raise ConfigError(f"{_join(prefix, name)}: {values[name]!r} is now called "
+            raise ConfigError(f"{_join(prefix, name)}: {brief(values[name])} is now called "
                               f"{renamed[values[name]]!r}; write {name}: {renamed[values[name]]}")
         raw = values[name]
         if name in starts and isinstance(raw, dict):

@@ -14,15 +14,17 @@ import yaml
 
 from nlpseq.errors import ConfigError
 from nlpseq.fileio import decode_utf8
+from nlpseq.ranges import brief as _brief
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"trainer.lr=3e-4"`` -> (["trainer", "lr"], 0.0003). The value is read as YAML."""
+    shown = _brief(text)  # an error shows a bounded prefix of what was given
     if "=" not in text:
-        raise ConfigError(f"override {text!r} must look like key=value (e.g. trainer.lr=0.001)")
+        raise ConfigError(f"override {shown} must look like key=value (e.g. trainer.lr=0.001)")
     key, raw = text.split("=", 1)
     if not key:
-        raise ConfigError(f"override {text!r} has no key")
+        raise ConfigError(f"override {shown} has no key")
     try:
         # The recipe files' loader, so "1e-3" is a float on the command line as in a file.
         value = yaml.load(raw, Loader=_YamlLoader) if raw != "" else ""
@@ -31,7 +33,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         problem = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
         mark = getattr(error, "problem_mark", None)
         where = f" at column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({problem}{where})") from None
+        raise ConfigError(f"override {shown}: value is not valid YAML ({problem}{where})") from None
     return key.split("."), value
 
 
@@ -45,16 +47,89 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
             if child is None:
                 child = node[part] = {}
             if not isinstance(child, dict):
-                raise ConfigError(f"override {text!r}: {part!r} is not a section")
+                raise ConfigError(f"override {_brief(text)}: {_brief(part)} is not a section")
             node = child
         node[path[-1]] = value
     return values
 
 
+# Bounds on what one recipe may hold: far above any real one, and what keeps an alias bomb (a
+# 197-byte "billion laughs"), 100,000-deep nesting or a 5,000-digit number a one-line error.
+MAX_NODES = 100_000  # values after aliases are expanded
+MAX_DEPTH = 100  # nested lists and mappings
+MAX_NUMBER_CHARS = 100  # digits of one number
+
+
 class _YamlLoader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.1 wants ``1.0e-3``), as overrides do."""
+    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.1 wants ``1.0e-3``), as overrides do,
+    refuses a key given twice (YAML keeps the last silently) and bounds depth, size and numbers."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # Depth is checked while composing: the recursion is PyYAML's, and past ~1,000 levels it is a
+        # RecursionError of thousands of lines.
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        # Aliases share one node, so the graph is small while its expansion is exponential: count the
+        # expanded size (memoised per node) before anything walks or prints the values.
+        sizes: dict[int, int] = {}
+
+        def size(item: yaml.Node) -> int:
+            if id(item) not in sizes:
+                sizes[id(item)] = 0  # a node that contains itself counts once
+                children = (item.value if isinstance(item, yaml.SequenceNode) else
+                            [part for pair in item.value for part in pair]
+                            if isinstance(item, yaml.MappingNode) else [])
+                sizes[id(item)] = min(1 + sum(size(child) for child in children), MAX_NODES + 1)
+            return sizes[id(item)]
+
+        if size(node) > MAX_NODES:
+            raise _Refused(f"more than {MAX_NODES:,} values once its aliases (*name) are expanded",
+                           node.start_mark)
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                # A merge (<<: *base) brings keys that this mapping's own keys may override.
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise _Refused(f"key {_brief(key)} is given twice (keep one)", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.Node) -> Any:
+        self._check_number(node)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node: yaml.Node) -> Any:
+        self._check_number(node)
+        return super().construct_yaml_float(node)
+
+    def _check_number(self, node: yaml.Node) -> None:
+        if len(node.value) > MAX_NUMBER_CHARS:
+            raise _Refused(f"a number of {len(node.value):,} characters (at most {MAX_NUMBER_CHARS})",
+                           node.start_mark)
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """A recipe past one of the bounds above, at ``mark`` (reported like PyYAML's own errors)."""
+
+    def __init__(self, problem: str, mark: Any):
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+_YamlLoader.add_constructor("tag:yaml.org,2002:int", _YamlLoader.construct_yaml_int)
+_YamlLoader.add_constructor("tag:yaml.org,2002:float", _YamlLoader.construct_yaml_float)
 _YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),

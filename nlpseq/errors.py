@@ -44,6 +44,18 @@ class RunError(NlpseqError):
 class TrainingDiverged(NlpseqError):
     """The loss or the gradients stayed non-finite (NaN or infinity): training stopped, nothing saved."""
 
+    @classmethod
+    def bad_steps(cls, step: int, count: int) -> TrainingDiverged:
+        return cls(f"training stopped at step {step}: {count} optimizer steps in a row had a non-finite "
+                   "loss or gradient (NaN or infinity); checkpoints keep the last finite weights. Lower "
+                   "trainer.lr, set trainer.grad_clip, or check the data (trainer.max_bad_steps sets the "
+                   "limit)")
+
+    @classmethod
+    def weights(cls, step: int, name: str) -> TrainingDiverged:
+        return cls(f"training stopped at step {step}: the weights are no longer finite (NaN or "
+                   f"infinity), so {name} was not written; lower trainer.lr")
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler stopping the job) arrived: handled like Ctrl-C, so ``last.pt`` is saved and

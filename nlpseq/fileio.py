@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nlpseq.errors import NlpseqError
+from nlpseq.errors import DataError, NlpseqError
 
 # The process's umask, read once (os.umask can only be read by setting it): files written here get
 # the mode a plain open() would give them, not mkstemp's private 0600.
@@ -66,8 +67,20 @@ def decode_utf8(raw: bytes, where: str | Path, advice: str = "",
         raise error(f"{where}: not UTF-8 (byte {raw[problem.start]:#x} on line {line}){tail}") from None
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` atomically, and only when it changes: a run folder's files (config.yaml,
+    tokenizer models) are rewritten on every start, and an unchanged file must never be put at risk
+    by a full disk or a kill."""
+    path = Path(path)
+    with contextlib.suppress(OSError):
+        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            return
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
 def write_text(path: str | Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    """UTF-8 ``text``, written as :func:`write_bytes` writes (atomically, only when it changes)."""
+    write_bytes(path, text.encode("utf-8"))
 
 
 def remove_orphans(folder: str | Path) -> list[Path]:
@@ -99,3 +112,37 @@ def json_line(value: Any) -> str:
 def write_json(path: str | Path, value: Any) -> None:
     """Write strict JSON atomically (non-finite numbers become null)."""
     write_text(path, json.dumps(strict(value), ensure_ascii=False, indent=1, allow_nan=False) + "\n")
+
+
+# ---------------------------------------------------------------------- checked reads of a run folder
+MISSING = "missing from the run folder (was it copied whole?)"
+
+
+def regular_file(path: str | Path, missing: str = MISSING) -> Path:
+    """``path`` when it is a regular file; else a DataError naming it (``missing`` when nothing is
+    there). Called before every read: opening a FIFO blocks until a writer comes, which may be never."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(missing, path)
+    if not path.is_file():
+        raise DataError("not a regular file (a folder, a FIFO or a device): refused", path)
+    return path
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of a run folder's file, checked to be a regular file first."""
+    path = regular_file(path)
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read ({error.strerror or error})", path) from None
+
+
+def read_json(path: str | Path, what: str = "file") -> Any:
+    """A run folder's JSON file; missing, not a regular file or unparsable is one line naming it
+    (``what`` says which kind of file it is: ``label file``, ``language-model file``)."""
+    path = regular_file(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise DataError(f"damaged {what} ({type(error).__name__})", path) from None

@@ -8,12 +8,18 @@ not "line 2 of the third batch") while every other piece of code sees a plain st
 
 from __future__ import annotations
 
+import io
+import select
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 from nlpseq.errors import NlpseqError
+
+# The longest input line read, in bytes (the server's request cap, ``serve.max_body_bytes``): a line
+# is cut off by a task's ``max_length`` long before this, and a bound while reading is what keeps
+# ``--input /dev/zero`` or one 50 MB line from taking gigabytes before any cut.
+MAX_LINE_BYTES = 1_000_000
 
 
 class InputLine(str):
@@ -52,22 +58,73 @@ def decode_line(raw: bytes, name: str, number: int) -> str:
         raise NlpseqError(f"{name}:{number}: input is not UTF-8 (byte {raw[error.start]:#x})") from None
 
 
-def input_lines(path: str | None) -> Iterator[InputLine]:
-    """The lines of a file (``path``) or of stdin (None), numbered, read one at a time.
+class _LineReader:
+    """Lines of a binary stream, each bounded by :data:`MAX_LINE_BYTES`, read in chunks of whatever has
+    arrived (``read1``), so :meth:`waiting` can tell whether the next line is already here or would
+    have to be waited for (a FIFO or a pipe whose writer pauses)."""
+
+    def __init__(self, stream: BinaryIO, name: str):
+        self.stream, self.name = stream, name
+        self.pending = bytearray()  # bytes read but not yet given out as a line
+        self.ended = False
+
+    def lines(self) -> Iterator[bytes]:
+        """Raw lines, their "\\n" kept: split on b"\\n" alone, which never occurs inside a UTF-8
+        sequence, so one raw line is one text line."""
+        number = 0
+        while True:
+            end = self.pending.find(b"\n")
+            if end < 0 and not self.ended and len(self.pending) <= MAX_LINE_BYTES + 1:
+                chunk = self.stream.read1(1 << 16)
+                self.ended = not chunk
+                self.pending += chunk
+                continue
+            if end < 0:
+                end = len(self.pending) - 1
+            if end < 0:
+                return
+            number += 1
+            # The "\r\n" ending is counted beyond the cap.
+            if len(self.pending[:end + 1].rstrip(b"\r\n")) > MAX_LINE_BYTES:
+                raise NlpseqError(f"{self.name}:{number}: line is longer than {MAX_LINE_BYTES:,} bytes "
+                                  "(the most one input line may be; is this a text file?)")
+            raw = bytes(self.pending[:end + 1])
+            del self.pending[:end + 1]
+            yield raw
+
+    def waiting(self) -> bool:
+        """Whether the next line has not arrived yet: none is buffered and the stream has nothing to
+        read now (a regular file or an in-memory stream always has)."""
+        if b"\n" in self.pending or self.ended:
+            return False
+        try:
+            readable, _, _ = select.select([self.stream.fileno()], [], [], 0)
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return False
+        return not readable
+
+
+def _open(path: str | None) -> tuple[BinaryIO, str]:
+    name = path or "<stdin>"
+    try:
+        return (sys.stdin.buffer if path is None else open(path, "rb")), name
+    except OSError as error:
+        raise NlpseqError(f"{name}: cannot read input ({error.strerror})") from None
+
+
+def input_lines(path: str | None, reader: _LineReader | None = None) -> Iterator[InputLine]:
+    """The lines of a file (``path``) or of stdin (None), numbered, read one at a time, each at most
+    :data:`MAX_LINE_BYTES` long (``reader``: the stream's reader, which :func:`input_batches` passes).
 
     A file is read as it goes too, not whole first: a bad byte on line 7 then stops the stream after
     lines 1-6 have been answered, and its error names line 7. Bytes that are not UTF-8 stop it rather
     than being replaced: they mean the input is in another encoding, and tagging mojibake would give
     wrong output without a word."""
-    name = path or "<stdin>"
+    if reader is None:
+        reader = _LineReader(*_open(path))
+    name = reader.name
     try:
-        stream: BinaryIO = sys.stdin.buffer if path is None else open(path, "rb")
-    except OSError as error:
-        raise NlpseqError(f"{name}: cannot read input ({error.strerror})") from None
-    try:
-        # readline splits on b"\n" alone, which never occurs inside a UTF-8 sequence: one raw line is
-        # one text line.
-        for number, raw in enumerate(iter(stream.readline, b""), 1):
+        for number, raw in enumerate(reader.lines(), 1):
             text = decode_line(raw, name, number)
             if number == 1:
                 text = text.removeprefix("\ufeff")
@@ -76,39 +133,23 @@ def input_lines(path: str | None) -> Iterator[InputLine]:
         raise NlpseqError(f"{name}: cannot read input ({error.strerror})") from None
     finally:
         if path is not None:
-            stream.close()
+            reader.stream.close()
 
 
 def input_batches(path: str | None, size: int, blocks: bool = False) -> Iterator[list[InputLine]]:
-    """Input lines in groups of ``size``, read as they arrive (stdin) so output can stream.
+    """Input lines in groups of ``size``, read as they arrive so output can stream: a group also ends
+    where the input pauses (a FIFO or pipe whose writer waits for the answers), never holding lines back.
 
     ``blocks``: the input is blank-line separated blocks (CoNLL: one word a line, a blank line after
     each sentence), and a group never ends inside one: it holds at least ``size`` lines (unless the
-    input ends) and stops after a blank line, so a sentence is never cut in two by a batch.
+    input ends or pauses) and stops after a blank line, so a sentence is never cut in two by a batch.
     """
+    reader = _LineReader(*_open(path))
     batch: list[InputLine] = []
-    for line in input_lines(path):
+    for line in input_lines(path, reader):
         batch.append(line)
-        if len(batch) >= size and (not blocks or not line.strip()):
+        if (len(batch) >= size or reader.waiting()) and (not blocks or not line.strip()):
             yield batch
             batch = []
     if batch:
         yield batch
-
-
-def read_input(path: str | None) -> list[str]:
-    """Raw input lines from a file or stdin; a missing file or non-UTF-8 bytes is a clear error."""
-    name = path or "<stdin>"
-    try:
-        if path is None:
-            raw = sys.stdin.buffer.read()
-        else:
-            raw = Path(path).read_bytes()
-    except OSError as error:
-        raise NlpseqError(f"{name}: cannot read input ({error.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise NlpseqError(f"{name}:{line}: input is not UTF-8 (byte {raw[error.start]:#x})") from None
-    return text_lines(text.removeprefix("\ufeff"))

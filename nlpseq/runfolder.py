@@ -54,9 +54,24 @@ def config_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[
 
 
 def saved_config(run_dir: Path) -> dict[str, Any] | None:
-    """The raw config a run folder was trained with (None for a new folder)."""
+    """The raw config a run folder was trained with (None for a new folder).
+
+    An empty or unreadable ``config.yaml`` is an error naming it, never "no config, so no changes":
+    that would let any config train on over the run's checkpoints."""
     path = Path(run_dir) / "config.yaml"
-    return read_yaml(path) if path.is_file() else None
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise RunError(f"{path}: not a file; this run folder's config is unreadable (train into another "
+                       "run_dir=, or move the folder away)")
+    try:
+        values = read_yaml(path)
+    except OSError as error:
+        raise RunError(f"{path}: cannot read this run's config ({error.strerror or error})") from None
+    if not values:
+        raise RunError(f"{path}: empty, so this run's config is lost (a full disk or a kill while it was "
+                       "written); restore it, or train into another run_dir=")
+    return values
 
 
 def check_resume(run_dir: Path, old: dict[str, Any] | None, new: dict[str, Any],
@@ -91,52 +106,119 @@ def record_changes(run_dir: Path, changes: dict[str, tuple[Any, Any]]) -> None:
     for key, (old, new) in changes.items():
         log.warning("resuming %s with %s changed: %r -> %r", run_dir, key, old, new)
     row = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "changes": {k: list(v) for k, v in changes.items()}}
-    with (run_dir / CHANGES_FILE).open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(row) + "\n")
+    try:
+        with (run_dir / CHANGES_FILE).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+    except OSError as error:  # a full disk
+        raise RunError(f"{run_dir / CHANGES_FILE}: cannot write ({error.strerror or error})") from None
 
 
 class RunLock:
     """An exclusive lock on a run folder for the life of a training (``with RunLock(run_dir): ...``).
 
-    The lock is an OS file lock (``filelock``), so it dies with its process; ``.lock.owner`` says who
-    holds it. A second process stops at once with the holder's PID and host. An owner file left by a
-    process that died is taken over, with a log line.
+    The lock is ``flock`` on the run folder itself (an open descriptor of the directory), so it dies
+    with its process and no deleted or replaced file can defeat it (a ``.lock`` file would: delete it
+    and the next process locks a new one). ``.lock.owner`` says who holds it; an owner recorded on
+    this host whose process is still alive is never taken over, even where the flock is free (a
+    filesystem without flock on folders, where a ``.lock`` file kept open is used instead). A second
+    process stops at once with the holder's PID and host; an owner file of a dead process is taken
+    over, with a log line.
     """
 
     def __init__(self, run_dir: Path):
-        from filelock import FileLock  # installed with datasets
-
         self.run_dir = Path(run_dir)
         self.owner_file = self.run_dir / ".lock.owner"
-        self._lock = FileLock(str(self.run_dir / ".lock"), timeout=0)
+        self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        from filelock import Timeout
-
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._lock.acquire()
-        except Timeout:  # before OSError: filelock's Timeout is one
+            self._fd = _flock(self.run_dir)
+        except BlockingIOError:
             raise RunError(f"{self.run_dir} is in use by {self._describe_owner()}; wait for it to finish, "
                            "or train into another run_dir=") from None
         except OSError as error:
             raise RunError(f"{self.run_dir}: cannot use this run folder ({error.strerror or error})"
                            ) from None
-        if self.owner_file.is_file():
+        owner = self._owner()
+        if owner is not None:
+            if _alive_here(owner):
+                self._release()
+                raise RunError(f"{self.run_dir} is in use by {self._describe_owner()}, which is still "
+                               f"running; wait for it to finish, or train into another run_dir= (if that "
+                               f"process is no training of this folder, delete {self.owner_file})")
             log.warning("%s: taking over the lock of %s, which is no longer running", self.run_dir,
                         self._describe_owner())
-        write_json(self.owner_file, {"pid": os.getpid(), "host": socket.gethostname(),
-                                     "since": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        try:
+            write_json(self.owner_file, {"pid": os.getpid(), "host": socket.gethostname(),
+                                         "since": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        except BaseException:
+            self._release()
+            raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self.owner_file.unlink(missing_ok=True)
-        self._lock.release()
+        owner = self._owner()
+        if owner is not None and owner.get("pid") == os.getpid():  # never another process's record
+            self.owner_file.unlink(missing_ok=True)
+        self._release()
 
-    def _describe_owner(self) -> str:
+    def _release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+
+    def _owner(self) -> dict[str, Any] | None:
         try:
             owner = json.loads(self.owner_file.read_text(encoding="utf-8"))
-            return f"process {owner['pid']} on {owner['host']} (since {owner['since']})"
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
+            return None
+        return owner if isinstance(owner, dict) else None
+
+    def _describe_owner(self) -> str:
+        owner = self._owner() or {}
+        if not all(key in owner for key in ("pid", "host", "since")):
             return "another process"
+        return f"process {owner['pid']} on {owner['host']} (since {owner['since']})"
+
+
+def _flock(run_dir: Path) -> int:
+    """An open descriptor holding an exclusive ``flock`` on ``run_dir`` (BlockingIOError: held).
+    Where folders cannot be flocked (some network filesystems), a ``.lock`` file kept open is."""
+    import fcntl  # POSIX only; nlpseq trains on Linux and macOS
+
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        os.close(fd)
+        raise
+    except OSError:
+        os.close(fd)
+    fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _alive_here(owner: dict[str, Any]) -> bool:
+    """Whether ``owner`` (a ``.lock.owner`` record) names a live process on this host other than us."""
+    pid = owner.get("pid")
+    if owner.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    except OSError:
+        return False
+    return True

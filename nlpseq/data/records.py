@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,39 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             record = json.loads(text)
         except json.JSONDecodeError as error:
             raise DataError(f"malformed JSON: {error.msg} at column {error.colno}", path, number) from None
+        except RecursionError:
+            raise DataError("JSON nested too deeply", path, number) from None
+        except ValueError as error:  # an integer past Python's 4,300 digits
+            raise DataError(f"unreadable JSON value: {str(error).split(';')[0]}", path, number) from None
         if not isinstance(record, dict):
             raise DataError(f"expected a JSON object, got {type(record).__name__}", path, number)
+        if _SURROGATE_ESCAPE.search(text):
+            _check_surrogates(record, path, number)
         record["line"] = number
         yield record
+
+
+# A \uD800-\uDFFF escape: JSON allows it, and a pair of them is one character; a lone one is a
+# string no UTF-8 can hold (the ``datasets`` cache fails on it far from the line).
+_SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
+
+
+def _check_surrogates(value: Any, path: Path, number: int) -> None:
+    """A lone surrogate in any string of a record is a DataError naming the line."""
+    pending = [value]
+    while pending:  # a loop, not recursion: json.loads already bounded the depth
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DataError("a string holds a lone surrogate escape (\\ud800-\\udfff without its pair): "
+                                "not text UTF-8 can hold", path, number) from None
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def read_delimited(path: Path, delimiter: str) -> Iterator[dict[str, Any]]:

@@ -180,6 +180,9 @@ def _carve_valid(train: Split, fraction: float, seed: int) -> tuple[Split, Split
     order = list(range(n))
     random.Random(seed).shuffle(order)
     cut = max(1, round(n * fraction))
+    if cut >= n:  # an empty training split fails far away (a datasets column error), or trains on nothing
+        raise DataError(f"data.valid_fraction={fraction} holds out all {n} training examples, leaving none "
+                        "to train on; lower it or give data.valid", train.source)
     valid_ids, train_ids = sorted(order[:cut]), sorted(order[cut:])
     log.info("no validation split: using %d of %d training examples (seed %d)", cut, n, seed)
     return (

@@ -213,6 +213,30 @@ def _brown_sentences(path: str | Path) -> Iterator[Example]:
         yield {"tokens": tokens, "tags": tags, "line": line_number}
 
 
+def check_tagged_lists(tokens: Any, tags: Any, fields: tuple[str, str], path: str | Path,
+                       line: int | None) -> None:
+    """One JSON sentence's checks: ``tokens`` and ``tags`` (a record's ``fields``) are equally long,
+    non-empty lists of non-blank strings. A ``null``, ``5`` or ``["x", "y"]`` in them is an error, not
+    the word ``None``, ``5`` or ``['x', 'y']``; an empty or blank string is a stray separator's word."""
+    for field, value in zip(fields, (tokens, tags), strict=True):
+        if not isinstance(value, list):
+            raise DataError(f"field {field!r} must be a list of strings, got {type(value).__name__}",
+                            path, line)
+        for position, item in enumerate(value, start=1):
+            if not isinstance(item, str):
+                raise DataError(f"field {field!r} must be a list of strings: item {position} is "
+                                f"{'null' if item is None else type(item).__name__}", path, line)
+    if len(tokens) != len(tags):
+        raise DataError(f"{fields[0]!r} has {len(tokens)} item(s) but {fields[1]!r} has {len(tags)}",
+                        path, line)
+    if not tokens:
+        # A zero-length sentence would break length-sorted batching and packed RNN input later.
+        raise DataError(f"{fields[0]!r} is empty", path, line)
+    for position, (token, token_tag) in enumerate(zip(tokens, tags, strict=True), start=1):
+        _check_not_empty(token.strip(), f"token at position {position}", path, line)
+        _check_not_empty(token_tag.strip(), f"tag at position {position}", path, line)
+
+
 def read_tagged_jsonl(
     path: str | Path, tokens_field: str = "tokens", tags_field: str = "tags"
 ) -> Iterator[Example]:
@@ -227,7 +251,6 @@ def _jsonl_sentences(path: str | Path, tokens_field: str, tags_field: str) -> It
     # Parsing (and its errors) is shared with the other JSONL records; the checks below are tagging's.
     for record in read_jsonl(Path(path)):
         line_number = record.pop("line")
-        lists = []
         for field in (tokens_field, tags_field):
             if field not in record:
                 present = ", ".join(map(repr, record)) or "none"
@@ -236,24 +259,8 @@ def _jsonl_sentences(path: str | Path, tokens_field: str, tags_field: str) -> It
                     path,
                     line_number,
                 )
-            value = record[field]
-            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-                raise DataError(f"field {field!r} must be a list of strings", path, line_number)
-            lists.append(value)
-        tokens, tags = lists
-
-        if len(tokens) != len(tags):
-            raise DataError(
-                f"{tokens_field!r} has {len(tokens)} item(s) but {tags_field!r} has {len(tags)}",
-                path,
-                line_number,
-            )
-        if not tokens:
-            # A zero-length sentence would break length-sorted batching and packed RNN input later.
-            raise DataError(f"{tokens_field!r} is empty", path, line_number)
-        for position, (token, token_tag) in enumerate(zip(tokens, tags, strict=True), start=1):
-            _check_not_empty(token, f"token at position {position}", path, line_number)
-            _check_not_empty(token_tag, f"tag at position {position}", path, line_number)
+        tokens, tags = record[tokens_field], record[tags_field]
+        check_tagged_lists(tokens, tags, (tokens_field, tags_field), path, line_number)
         yield {"tokens": tokens, "tags": tags, "line": line_number}
 
 

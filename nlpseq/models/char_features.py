@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from nlpseq.ranges import ranged
+from nlpseq.ranges import MAX_WIDTH, ranged
 
 
 @dataclass
@@ -23,9 +23,9 @@ class CharFeaturesConfig:
     # cnn: a convolution over each word's characters, max-pooled; lstm: a BiLSTM over them.
     kind: Literal["cnn", "lstm"] = "cnn"
     # Size of each character's embedding.
-    embedding_dim: int = ranged(30, ge=1)
+    embedding_dim: int = ranged(30, ge=1, le=MAX_WIDTH)
     # cnn: number of filters (= output size); lstm: hidden size per direction (output is twice it).
-    hidden_size: int = ranged(50, ge=1)
+    hidden_size: int = ranged(50, ge=1, le=MAX_WIDTH)
     # cnn: convolution width in characters (lstm ignores it).
     kernel_size: int = ranged(3, ge=1)
     # Dropout on the character embeddings.

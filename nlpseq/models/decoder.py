@@ -27,7 +27,7 @@ from torch import nn
 
 from nlpseq.models.attention import Attention, AttentionKind
 from nlpseq.models.embedding import TokenEmbedding
-from nlpseq.ranges import ranged
+from nlpseq.ranges import MAX_LAYERS, MAX_WIDTH, ranged
 
 
 @dataclass
@@ -37,14 +37,14 @@ class DecoderConfig:
     # The recurrent cell: GRU or LSTM.
     rnn_type: Literal["gru", "lstm"] = "gru"
     # State size of every decoder layer (and of the readout, unless tie_embeddings).
-    hidden_size: int = ranged(512, ge=1)
+    hidden_size: int = ranged(512, ge=1, le=MAX_WIDTH)
     # Stacked decoder cells.
-    num_layers: int = ranged(1, ge=1)
+    num_layers: int = ranged(1, ge=1, le=MAX_LAYERS)
     # bahdanau: additive, queried with the previous state; dot and general: Luong's, queried with the
     # new state (dot needs hidden_size equal to the encoder's output size).
     attention: AttentionKind = "bahdanau"
     # Hidden size of the additive (Bahdanau) scorer.
-    attention_size: int = ranged(256, ge=1)
+    attention_size: int = ranged(256, ge=1, le=MAX_WIDTH)
     # Luong: feed the previous attentional vector into the next step (ignored for Bahdanau).
     input_feeding: bool = True
     # Dropout between decoder layers and on the readout, before the output layer.

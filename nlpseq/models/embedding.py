@@ -16,7 +16,7 @@ from torch import nn
 
 from nlpseq.errors import DataError
 from nlpseq.models.regularization import embedding_dropout
-from nlpseq.ranges import local_path, ranged
+from nlpseq.ranges import MAX_WIDTH, local_path, ranged
 from nlpseq.tokenizers import UNK_ID
 
 log = logging.getLogger("nlpseq.model")
@@ -28,7 +28,7 @@ class EmbeddingConfig:
     section of every task."""
 
     # Size of each token vector (the vectors in ``pretrained`` must have this size).
-    embedding_dim: int = ranged(128, ge=1)
+    embedding_dim: int = ranged(128, ge=1, le=MAX_WIDTH)
     # Element dropout on the output vectors.
     dropout: float = ranged(0.0, ge=0, lt=1)
     # Replace training tokens by <unk> with this probability: a regulariser, and it teaches the model

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nlpseq.errors import ConfigError
-from nlpseq.ranges import ranged
+from nlpseq.ranges import MAX_LAYERS, MAX_WIDTH, ranged
 
 # An RNN state: h ``[layers * directions, B, H]`` (GRU) or (h, c) (LSTM).
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -25,9 +25,9 @@ class EncoderConfig:
     # The recurrent cell: GRU or LSTM.
     rnn_type: Literal["gru", "lstm"] = "lstm"
     # State size per layer and direction (a bidirectional encoder outputs twice it).
-    hidden_size: int = ranged(256, ge=1)
+    hidden_size: int = ranged(256, ge=1, le=MAX_WIDTH)
     # Stacked recurrent layers.
-    num_layers: int = ranged(1, ge=1)
+    num_layers: int = ranged(1, ge=1, le=MAX_LAYERS)
     # Also read right to left and concatenate both directions (a language model refuses it).
     bidirectional: bool = True
     # Dropout between layers (and, in RNNEncoder, on the outputs).

@@ -30,7 +30,7 @@ from nlpseq.models.embedding import EmbeddingConfig, TokenEmbedding
 from nlpseq.models.encoder import EncoderConfig, RNNEncoder, State
 from nlpseq.models.losses import summed_cross_entropy
 from nlpseq.models.regularization import LockedDropout, WeightDrop
-from nlpseq.ranges import ranged
+from nlpseq.ranges import MAX_WIDTH, ranged
 from nlpseq.tokenizers import BOS_ID, PAD_ID
 
 LayerStates = list[State]
@@ -70,7 +70,7 @@ class LanguageModelConfig:
     output_dropout: float = ranged(0.0, ge=0, lt=1)
     # Size of the condition's embedding (data.condition_field), which a linear bridge maps to every
     # layer's initial state; unused without data.condition_field (the model is then unconditioned).
-    condition_dim: int = ranged(32, ge=1)
+    condition_dim: int = ranged(32, ge=1, le=MAX_WIDTH)
     # Also concatenate the condition's embedding to the input of every step, not only start the state
     # from it (no effect without data.condition_field).
     condition_every_step: bool = False

@@ -17,7 +17,7 @@ from nlpseq.models.crf import CRF
 from nlpseq.models.embedding import EmbeddingConfig, TokenEmbedding
 from nlpseq.models.encoder import EncoderConfig, RNNEncoder
 from nlpseq.models.lm_features import LMFeatures, LMFeaturesConfig
-from nlpseq.ranges import ranged
+from nlpseq.ranges import MAX_VOCAB, MAX_WIDTH, ranged
 
 
 @dataclass
@@ -29,7 +29,7 @@ class TaggerConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     # Size of a learned embedding of each word's shape (lower, Capitalised, UPPER, number, ...);
     # 0 turns it off. Useful when the word vocabulary is lower-cased.
-    case_embedding_dim: int = ranged(0, ge=0)
+    case_embedding_dim: int = ranged(0, ge=0, le=MAX_WIDTH)
     # crf: a linear-chain CRF scores whole tag paths (Viterbi decoding); softmax: each word's tag alone.
     head: Literal["crf", "softmax"] = "crf"
     # Forbid tag moves the scheme makes illegal (I-X after O in IOB2) in the CRF.
@@ -43,7 +43,7 @@ class TaggerConfig:
     # backward states the previous one (training only; 0 turns it off).
     aux_lm_weight: float = ranged(0.0, ge=0)
     # The auxiliary loss's classes: the most frequent training words (Rei used 7500); all others share one.
-    aux_lm_vocab: int = ranged(7500, ge=1)
+    aux_lm_vocab: int = ranged(7500, ge=1, le=MAX_VOCAB)
 
     def __post_init__(self) -> None:
         if self.aux_lm_weight > 0:

@@ -25,7 +25,7 @@ from torch import nn
 
 from nlpseq.metrics.classification import classification_metrics
 from nlpseq.tasks.options import OptionError
-from nlpseq.training.checkpoint import load_checkpoint
+from nlpseq.training import run_files
 
 if TYPE_CHECKING:
     from nlpseq.tasks.classification import ClassificationTask
@@ -90,7 +90,7 @@ def load_members(value: str, owner: ClassificationTask) -> list[Member]:
             raise refuse(f"predicts the labels {', '.join(task.labels)}; the loaded run "
                          f"{', '.join(owner.labels)} (an ensemble averages the same labels)")
         model = task.build_model(training=False)
-        model.load_state_dict(load_checkpoint(checkpoint)["model"])
+        run_files.load_into(model, checkpoint)
         members.append(Member(run, task, model.eval(), [task.labels.index(label) for label in owner.labels]))
     return members
 

@@ -5,7 +5,6 @@ start-of-run summary."""
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,10 +20,10 @@ from nlpseq import distributed, schemes
 from nlpseq.config import Config, TokenizerConfig, TrainerConfig
 from nlpseq.data.batching import TokenBudgetBatchSampler, lengths_and_mask, pad
 from nlpseq.data.sources import Split
-from nlpseq.errors import DataError
 from nlpseq.fileio import write_json
 from nlpseq.models.embedding import EmbeddingConfig
 from nlpseq.tokenizers import PAD_ID, Tokenizer, build_tokenizer, load_tokenizer
+from nlpseq.training.run_files import read_bytes, read_labels
 from nlpseq.training.summary import ClassCounts, DataSummary
 
 log = logging.getLogger("nlpseq.task")
@@ -142,17 +141,9 @@ def load_labels(run_dir: Path, name: str) -> list[str] | None:
 
 
 def restore_labels(run_dir: Path, name: str) -> list[str]:
-    """A run folder's label vocabulary; missing or damaged is one line naming the file."""
-    path = run_dir / f"{name}.json"
-    try:
-        labels = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("missing from the run folder (was it copied whole?)", path) from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise DataError(f"damaged label file ({type(error).__name__})", path) from None
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-        raise DataError("damaged label file (expected a JSON list of label names)", path)
-    return labels
+    """A run folder's label vocabulary; missing, not a regular file, damaged or holding a label twice is
+    one line naming the file (:func:`nlpseq.training.run_files.read_labels`)."""
+    return read_labels(run_dir / f"{name}.json")
 
 
 def prepare_tokenizer(
@@ -176,10 +167,13 @@ def prepare_tokenizer(
 
 
 def tokenizer_key(run_dir: Path, name: str) -> str:
-    """A hash of the saved tokenizer files: part of every tokenisation cache key."""
+    """A hash of the saved tokenizer files: part of every tokenisation cache key. Only the regular
+    files ``NAME.*`` count: a folder or a FIFO of that name is no tokenizer file, and reading a FIFO
+    would block (:func:`~nlpseq.tokenizers.load_tokenizer` has read and checked the real ones)."""
     digest = hashlib.sha256()
     for path in sorted(run_dir.glob(f"{name}.*")):
-        digest.update(path.read_bytes())
+        if path.is_file():
+            digest.update(read_bytes(path))
     return digest.hexdigest()[:16]
 
 

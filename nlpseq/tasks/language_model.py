@@ -59,6 +59,16 @@ from nlpseq.training.device import move
 log = logging.getLogger("nlpseq.task")
 
 
+def perplexity(loss: float) -> float:
+    """``exp(loss)`` of a mean loss in nats, infinity past what a float holds (a loss above ~709.78
+    from a diverging model): written as null in JSON (:func:`nlpseq.fileio.strict`), and the worst
+    value for picking best.pt, where ``math.exp`` would raise OverflowError."""
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return math.inf
+
+
 class LanguageModelTask(Task):
     name: ClassVar[str] = "lm"
     data_config: ClassVar[type[DataConfig]] = LMDataConfig
@@ -243,13 +253,13 @@ class LanguageModelTask(Task):
 
     def _metrics(self, loss: float, count: int, data: LMData) -> dict[str, float]:
         per_token = loss / max(count, 1)
-        metrics = {"loss": per_token, "perplexity": math.exp(per_token), "tokens": count}
+        metrics = {"loss": per_token, "perplexity": perplexity(per_token), "tokens": count}
         kind = self.config.tokenizer.kind
         if kind == "char":
             metrics["bpc"] = per_token / math.log(2)
         if kind == "sentencepiece":
             # Loss per token times tokens per word: the whole text's loss spread over its words.
-            metrics["word_perplexity"] = math.exp(per_token * data.tokens / max(data.words, 1))
+            metrics["word_perplexity"] = perplexity(per_token * data.tokens / max(data.words, 1))
         return metrics
 
     def evaluate(self, model: nn.Module, data: LMData, details: bool = False) -> dict[str, Any]:
@@ -287,7 +297,7 @@ class LanguageModelTask(Task):
             table[true_value] = {}
             for forced in self.conditions:
                 loss, count = self.total_loss(model, subset, forced)
-                table[true_value][forced] = math.exp(loss / max(count, 1))
+                table[true_value][forced] = perplexity(loss / max(count, 1))
         return table
 
     @torch.no_grad()
@@ -311,10 +321,10 @@ class LanguageModelTask(Task):
             logits, _ = model.score(inputs, model.initial_state(rows, cond), cond)
             losses = nn.functional.cross_entropy(logits.transpose(1, 2).float(), targets,
                                                  reduction="none").mean(1)
-            result: dict[str, Any] = {"tokens": len(ids) + 1, "perplexity": math.exp(losses.min().item())}
+            result: dict[str, Any] = {"tokens": len(ids) + 1, "perplexity": perplexity(losses.min().item())}
             if self.conditions:
                 result["condition"] = self.conditions[int(losses.argmin())]
-                result["perplexity_by_condition"] = {value: math.exp(loss) for value, loss
+                result["perplexity_by_condition"] = {value: perplexity(loss) for value, loss
                                                      in zip(self.conditions, losses.tolist(), strict=True)}
             results.append(result)
         return results

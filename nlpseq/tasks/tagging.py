@@ -22,7 +22,7 @@ from nlpseq.config import Config, TokenizerConfig
 from nlpseq.data.batching import pad
 from nlpseq.data.records import read_jsonl
 from nlpseq.data.sources import Split, cached_map, load_file, load_split, load_splits
-from nlpseq.data.tagged_readers import read_tagged_file
+from nlpseq.data.tagged_readers import check_tagged_lists, read_tagged_file
 from nlpseq.errors import DataError
 from nlpseq.inputs import line_number
 from nlpseq.metrics.tagging import entity_scores, token_accuracy
@@ -123,6 +123,8 @@ class TaggingTask(DatasetSplits, Task):
                 fields = ", ".join(k for k in record if k != "line")
                 raise DataError(f"missing field {name!r} (fields present: {fields})", source, line)
         tokens, tags = record[tokens_field], record[tags_field]
+        if data.hub is None:  # a file's JSON holds what its writer put there: words, or not
+            check_tagged_lists(tokens, tags, (tokens_field, tags_field), source, line)
         if not isinstance(tokens, list) or not isinstance(tags, list):
             raise DataError(f"{tokens_field!r} and {tags_field!r} must be lists", source, line)
         if len(tokens) != len(tags):

@@ -15,7 +15,6 @@ would need one state per word out of several pieces, and is refused with one Con
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from nlpseq.models.language_model import LanguageModelConfig
 from nlpseq.models.lm_features import LMFeatures, LMFeaturesConfig, LMReader
 from nlpseq.tokenizers import BOS_ID, EOS_ID, UNK_ID, Tokenizer, load_tokenizer
 from nlpseq.training.pretrained import LanguageModelRun, starts_from_pretrained
+from nlpseq.training.run_files import read_json
 
 log = logging.getLogger("nlpseq.model")
 
@@ -128,12 +128,7 @@ def restore_lm_inputs(run_dir: Path, features: LMFeaturesConfig | None) -> dict[
     for direction in features.runs():
         tokenizer_name, spec_name = _names(direction)
         path = run_dir / spec_name
-        try:
-            spec = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DataError("missing from the run folder (was it copied whole?)", path) from None
-        except (OSError, UnicodeDecodeError, ValueError) as error:
-            raise DataError(f"damaged language-model file ({type(error).__name__})", path) from None
+        spec = read_json(path, "language-model file")  # a FIFO or a folder there is one line, too
         if not isinstance(spec, dict) or not {"reverse", "start_id", "vocab_size", "model"} <= set(spec):
             raise DataError("damaged language-model file (expected reverse, start_id, vocab_size and model)",
                             path)

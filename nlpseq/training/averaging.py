@@ -19,7 +19,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from nlpseq.config import TrainerConfig
 from nlpseq.errors import NlpseqError
-from nlpseq.training.checkpoint import load_checkpoint, save_checkpoint
+from nlpseq.training.checkpoint import save_checkpoint
+from nlpseq.training.run_files import load_state, mismatch
 
 log = logging.getLogger("nlpseq.train")
 
@@ -55,10 +56,14 @@ def average_checkpoints(run_dir: str | Path, last: int) -> Path:
     paths = paths[-last:]
     sums: dict[str, torch.Tensor] = {}
     newest: dict[str, torch.Tensor] = {}
+    first: dict[str, torch.Tensor] = {}
     for path in paths:
-        weights = load_checkpoint(path)["model"]
-        if sums and set(weights) != set(sums):
-            raise NlpseqError(f"{path}: its weights do not match {paths[0].name}'s (another model?)")
+        weights = load_state(path)  # a dict of finite weights, or one line naming the file
+        first = first or weights
+        # Names and shapes both: tensors of another shape would broadcast or fail mid-sum.
+        problem = mismatch(first, weights)
+        if problem is not None:
+            raise NlpseqError(f"{path}: does not match {paths[0].name} ({problem}): another model?")
         for name, tensor in weights.items():
             if tensor.is_floating_point():
                 sums[name] = sums.get(name, torch.zeros_like(tensor, dtype=torch.float64)) + tensor.double()

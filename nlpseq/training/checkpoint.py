@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,42 @@ class TrainState:
     bad_steps: int = 0  # optimizer steps in a row skipped for a non-finite loss or gradient
     skipped_steps: int = 0  # all such steps
     asgd_since: int | None = None  # optimizer: asgd: the step its weight averaging began at
+    # The logging window summed so far, [loss, targets, tokens]: a resumed run logs the same rows.
+    window: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` via a temporary file and a rename: a crash never leaves half."""
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    """Write ``payload`` to ``path`` via a temporary file and a rename: a crash never leaves half.
+    A failed write (a full disk) is one NlpseqError naming ``path``."""
+
+    def write(tmp: Path) -> None:
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as error:  # torch's writer reports a full disk as RuntimeError, not OSError
+            raise OSError(f"torch.save failed: {str(error).splitlines()[0]}; is the disk full?") from None
+
+    atomic_write(path, write)
+
+
+def keep_step_checkpoint(folder: Path, keep: int, step: int, payload: dict[str, Any]) -> None:
+    """``payload`` (evaluated weights and state) as ``folder/step-XXXXXXX.pt``, the oldest beyond
+    ``keep`` removed; ``nlpseq average`` reads them. Written before ``last.pt``, so a kill between the
+    two leaves a ``last.pt`` from before this step, whose resume writes the file again."""
+    save_checkpoint(folder / f"step-{step:07d}.pt", payload)
+    for old in sorted(folder.glob("step-*.pt"))[:-keep]:
+        old.unlink(missing_ok=True)
+
+
+def state_dicts(parts: dict[str, Any]) -> dict[str, Any]:
+    """``{key: part.state_dict()}`` for the parts that are not None (model, optimizer, ...)."""
+    return {key: part.state_dict() for key, part in parts.items() if part is not None}
+
+
+def load_state_dicts(parts: dict[str, Any], payload: dict[str, Any]) -> None:
+    """Load each part that is not None from ``payload[key]`` (what :func:`state_dicts` saved)."""
+    for key, part in parts.items():
+        if part is not None:
+            part.load_state_dict(payload[key])
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

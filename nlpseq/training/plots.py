@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,12 +12,33 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt
 
+from nlpseq.training.metrics_log import read_rows
+
+log = logging.getLogger("nlpseq.train")
+
+
+def plot_curves_or_warn(metrics_file: str | Path, out: str | Path, metric: str) -> None:
+    """:func:`plot_curves`, where a failure (a full disk, a damaged metrics file) is a warning: a
+    figure is a view of metrics.jsonl, never a reason to stop a training."""
+    try:
+        plot_curves(metrics_file, out, metric)
+    except Exception as error:  # matplotlib raises many types; none of them should end the run
+        _warn(out, "training curves", error)
+
+
+def _warn(out: str | Path, what: str, error: Exception) -> None:
+    plt.close("all")  # a figure left open by the failure
+    line = str(error).splitlines()[0] if str(error) else ""
+    log.warning("%s: %s not drawn (%s: %s)", out, what, type(error).__name__, line)
+
 
 def plot_curves(metrics_file: str | Path, out: str | Path, metric: str) -> None:
     """Training loss per step and the validation ``metric`` per evaluation, from metrics.jsonl."""
     train_steps, train_loss, valid_steps, valid_metric = [], [], [], []
-    for line in Path(metrics_file).read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    rows, bad = read_rows(Path(metrics_file))
+    if bad:
+        log.warning("%s: skipped %d unparsable lines", metrics_file, bad)
+    for row in rows:
         if row.get("split") == "train" and "loss" in row:
             train_steps.append(row["step"])
             train_loss.append(row["loss"])
@@ -38,6 +59,14 @@ def plot_curves(metrics_file: str | Path, out: str | Path, metric: str) -> None:
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], out: str | Path) -> None:
+    """The confusion matrix as a PNG; a failure (a full disk) is a warning, as for the curves."""
+    try:
+        _plot_confusion(matrix, labels, out)
+    except Exception as error:  # see plot_curves_or_warn
+        _warn(out, "confusion matrix", error)
+
+
+def _plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], out: str | Path) -> None:
     size = max(3.0, 0.5 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(matrix, cmap="Blues")

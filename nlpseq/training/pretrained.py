@@ -40,7 +40,7 @@ from nlpseq.errors import ConfigError, NlpseqError
 from nlpseq.models.embedding import TokenEmbedding
 from nlpseq.models.encoder import RNNEncoder
 from nlpseq.tokenizers import PAD_ID, SPECIALS, Tokenizer, load_tokenizer
-from nlpseq.training.checkpoint import load_checkpoint
+from nlpseq.training import run_files
 
 log = logging.getLogger("nlpseq.model")
 
@@ -87,7 +87,7 @@ class LanguageModelRun:
             raise ConfigError(f"{key}: {source} has no checkpoints/best.pt (has its training finished an "
                               "evaluation?)")
         try:
-            state = load_checkpoint(best)["model"]
+            state = run_files.load_state(best)
             tokenizer = load_tokenizer(source, "tokenizer")
         except NlpseqError as error:  # a damaged file: the message names it
             raise ConfigError(f"{key}: {error}") from None

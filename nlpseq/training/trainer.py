@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,15 +33,17 @@ from nlpseq import distributed
 from nlpseq.config import TrainerConfig
 from nlpseq.errors import TrainingDiverged
 from nlpseq.fileio import remove_orphans
+from nlpseq.training import checkpoint, run_files
 from nlpseq.training.averaging import running_average
 from nlpseq.training.batches import TrainingBatches
 from nlpseq.training.budget import TimeBudget
-from nlpseq.training.checkpoint import TrainState, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from nlpseq.training.device import Precision, move, raise_on_sigterm
+from nlpseq.training.checkpoint import TrainState
+from nlpseq.training.device import Precision, move
 from nlpseq.training.metrics_log import MetricsLog
 from nlpseq.training.optim import build_optimizer, build_scheduler
-from nlpseq.training.plots import plot_curves
+from nlpseq.training.plots import plot_curves_or_warn
 from nlpseq.training.progress import Progress, wants_bar
+from nlpseq.training.stopping import StopRequest
 from nlpseq.training.unfreezing import gradual_unfreezing
 
 log = logging.getLogger("nlpseq.train")
@@ -89,7 +90,10 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scale)
         self.state = TrainState()
         self.budget: TimeBudget | None = None  # set when fit() begins, after a resume
-        self._boundary_rng = rng_state()
+        self._boundary_rng = checkpoint.rng_state()
+        self.stop_request = StopRequest()
+        # The logging window's [loss, targets, tokens] on the device, saved in every checkpoint.
+        self._window = torch.zeros(3, dtype=torch.float64, device=self.device)
         # Averaged weights (ema_decay or asgd), evaluated and kept as best.pt once averaging has begun.
         self.ema = running_average(self.model, self.config)
         self.wrapped = self.model
@@ -101,9 +105,14 @@ class Trainer:
     def fit(self) -> TrainState:
         """Train until max_epochs / max_steps / early stopping; resume first if a checkpoint exists.
 
-        Ctrl-C and SIGTERM save ``last.pt`` at the last optimizer step and re-raise (SIGTERM as
-        :class:`Terminated`), so the same command resumes.
+        Ctrl-C and SIGTERM are acted on at the next step boundary (after the step's logging and any
+        evaluate + save group, never inside them): ``last.pt`` is saved there and the signal's exception
+        raised (SIGTERM: :class:`Terminated`); the same command resumes exactly (:mod:`.stopping`).
         """
+        with self.stop_request:
+            return self._fit()
+
+    def _fit(self) -> TrainState:
         self._pick_up()
         if self._done():
             log.info("training already finished at step %d; nothing to do", self.state.step)
@@ -114,15 +123,14 @@ class Trainer:
         # A live bar on a terminal or in a notebook; logs and CI read the step line every log_every steps.
         progress = Progress(self.total_steps, self.state.step,
                             wants_bar(cfg.progress and self.verbose and self.rank == 0))
-        # Running sums of the current logging window and of the step being accumulated, kept on the
+        # Running sums of the step being accumulated (the window's are self._window), kept on the
         # device: [loss, targets, tokens].
-        window = torch.zeros(3, dtype=torch.float64, device=self.device)
+        window = self._window
         step_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
         window_start = time.perf_counter()
         scale = torch.ones((), dtype=torch.float64, device=self.device)
         micro = 0
         stop = False
-        previous_handler = raise_on_sigterm()
         try:
             while not (stop or self._done()):
                 skip = self.state.batch_in_epoch
@@ -144,9 +152,10 @@ class Trainer:
                     stepped = self._optimizer_step(scale / step_targets * self.world)
                     micro = 0
                     self.state.batch_in_epoch = skip + position
-                    self._boundary_rng = rng_state()
-                    if not stepped:
-                        continue  # a skipped step is not counted, logged or evaluated
+                    self._boundary_rng = checkpoint.rng_state()
+                    if not stepped:  # a skipped step is not counted, logged or evaluated
+                        self._stop_if_asked(last_of_epoch)
+                        continue
                     window += step_sums
                     progress.advance()
                     # The last step of a run (max_steps, max_minutes) logs its partial window too, so
@@ -161,27 +170,33 @@ class Trainer:
                         window_start += time.perf_counter() - paused  # tokens/s counts training only
                     if stop or finishing:
                         break
+                    self._stop_if_asked(last_of_epoch)
                 else:
                     self.state.epoch += 1
                     self.state.batch_in_epoch = 0
                     if not cfg.eval_every:
                         stop = self._evaluate_and_save()
                     window_start = time.perf_counter()
+                    if not stop:
+                        self._stop_if_asked()
             # A final evaluation when the last one is stale, so best.pt reflects the end of training.
             if self.state.evaluated_step != self.state.step and not self._early_stopped():
                 self._evaluate_and_save()
             self._save("last")
-        except KeyboardInterrupt:
-            # Save where the last optimizer step left off; rerunning the command resumes from here.
-            log.warning("interrupted at step %d: saving checkpoints/last.pt", self.state.step)
-            self._save("last", rng=self._boundary_rng)
-            raise
+            if self.stop_request.agreed(self.world, self.device):  # a signal in the final group
+                self.stop_request.check()
         finally:
             progress.close()
             self.metrics.close()
-            if previous_handler is not None:
-                signal.signal(signal.SIGTERM, previous_handler)
         return self.state
+
+    def _stop_if_asked(self, end_of_epoch: bool = False) -> None:
+        """At a step boundary: on a noted signal, save ``last.pt`` (the RNG the step left) and stop.
+        An epoch's last step waits for the epoch's end (its evaluation, the epoch count moved)."""
+        if not end_of_epoch and self.stop_request.agreed(self.world, self.device):
+            log.warning("interrupted at step %d: saving checkpoints/last.pt", self.state.step)
+            self._save("last", rng=self._boundary_rng)
+            self.stop_request.check()
 
     def _pick_up(self) -> None:
         """Before the loop: clear files a killed write left, resume from ``last.pt`` if there is one,
@@ -191,6 +206,7 @@ class Trainer:
                 log.warning("removed %s, left by a run killed while writing it", orphan)
         if (self.checkpoint_dir / "last.pt").is_file():
             self.resume(self.checkpoint_dir / "last.pt")
+        self.metrics.drop_after(self.state.step)  # rows logged after last.pt are logged again (rank 0)
         self.budget = TimeBudget(self.state.wall_seconds, self.config.max_minutes, self.device)
 
     def _forward_backward(self, batch: dict[str, Any], first: bool, quiet: bool, scale: torch.Tensor,
@@ -291,11 +307,7 @@ class Trainer:
         log.warning("optimizer step %d skipped: the loss or gradient is not finite (%d in a row)",
                     self.state.step + 1, self.state.bad_steps)
         if self.state.bad_steps >= self.config.max_bad_steps:
-            raise TrainingDiverged(
-                f"training stopped at step {self.state.step}: {self.state.bad_steps} optimizer steps in a "
-                "row had a non-finite loss or gradient (NaN or infinity); checkpoints keep the last finite "
-                "weights. Lower trainer.lr, set trainer.grad_clip, or check the data "
-                "(trainer.max_bad_steps sets the limit)")
+            raise TrainingDiverged.bad_steps(self.state.step, self.state.bad_steps)
         return False
 
     def _done(self) -> bool:
@@ -341,12 +353,13 @@ class Trainer:
         self.metrics.write({"split": "valid", "step": self.state.step, "epoch": self.state.epoch, **metrics})
         log.info("step %d valid %s=%.4f (best %.4f at step %d)", self.state.step, cfg.metric, value,
                  self.state.best_metric, self.state.best_step)
+        self.state.window = self._window.tolist()  # what every checkpoint of this group carries
         if improved:
             self._save("best")
+        self._keep_step_checkpoint()  # before last.pt: a kill between them redoes both on resume
         self._save("last")
-        self._keep_step_checkpoint()
         if self.rank == 0:
-            plot_curves(self.metrics_file, self.run_dir / "curves.png", cfg.metric)
+            plot_curves_or_warn(self.metrics_file, self.run_dir / "curves.png", cfg.metric)
         if cfg.patience is not None and self.state.bad_evals > cfg.patience:
             log.info("early stopping: %d evaluations without improvement", self.state.bad_evals)
             return True
@@ -358,44 +371,35 @@ class Trainer:
             return
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
             # Reachable with finite gradients and a huge learning rate; never write such weights.
-            raise TrainingDiverged(f"training stopped at step {self.state.step}: the weights are no longer "
-                                   f"finite (NaN or infinity), so {name}.pt was not written; lower "
-                                   "trainer.lr")
-        payload = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng": rng or rng_state(),
-            "state": asdict(self.state),
-        }
-        if self.ema is not None:
-            payload["ema"] = self.ema.state_dict()
-            if name == "best":  # what inference loads: the weights that were evaluated
-                payload["model"] = self._evaluated_model().state_dict()
-        save_checkpoint(self.checkpoint_dir / f"{name}.pt", payload)
+            raise TrainingDiverged.weights(self.state.step, f"{name}.pt")
+        self.state.window = self._window.tolist()  # a host read, once per save
+        payload = {**checkpoint.state_dicts(self._parts()), "rng": rng or checkpoint.rng_state(),
+                   "state": asdict(self.state)}
+        if self.ema is not None and name == "best":  # what inference loads: the weights evaluated
+            payload["model"] = self._evaluated_model().state_dict()
+        checkpoint.save_checkpoint(self.checkpoint_dir / f"{name}.pt", payload)
 
     def _keep_step_checkpoint(self) -> None:
-        """With ``keep_checkpoints`` N: the evaluated weights as ``step-XXXXXXX.pt`` (weights and state
-        only, written atomically), the oldest beyond N removed; ``nlpseq average`` reads them."""
-        keep = self.config.keep_checkpoints
-        if not keep or self.rank != 0:
-            return
-        model = self._evaluated_model()
-        save_checkpoint(self.checkpoint_dir / f"step-{self.state.step:07d}.pt",
-                        {"model": model.state_dict(), "state": asdict(self.state)})
-        for old in sorted(self.checkpoint_dir.glob("step-*.pt"))[:-keep]:
-            old.unlink(missing_ok=True)
+        if self.config.keep_checkpoints and self.rank == 0:
+            checkpoint.keep_step_checkpoint(
+                self.checkpoint_dir, self.config.keep_checkpoints, self.state.step,
+                {"model": self._evaluated_model().state_dict(), "state": asdict(self.state)})
+
+    def _parts(self) -> dict[str, Any]:
+        """What a checkpoint holds the state dict of, by payload key (None: not in this run)."""
+        return {"model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler,
+                "scaler": self.scaler, "ema": self.ema}
 
     def resume(self, path: Path) -> None:
-        payload = load_checkpoint(path, map_location=self.device)
-        self.model.load_state_dict(payload["model"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.scheduler.load_state_dict(payload["scheduler"])
-        self.scaler.load_state_dict(payload["scaler"])
-        if self.ema is not None:
-            self.ema.load_state_dict(payload["ema"])
-        set_rng_state(payload["rng"])
+        # Checked first: a last.pt whose model is {} or of another shape, or lacks a part, is one line.
+        parts = self._parts()
+        required = ("rng", "state",
+                    *(key for key, part in parts.items() if part is not None and key != "model"))
+        payload = run_files.load_resume(self.model, path, self.device, required)
+        checkpoint.load_state_dicts({**parts, "model": None}, payload)
+        checkpoint.set_rng_state(payload["rng"])
         self.state = TrainState(**payload["state"])
+        if self.rank == 0:  # the window rank 0 saved is its own: the other ranks' begin anew
+            self._window = torch.tensor(self.state.window, dtype=torch.float64, device=self.device)
         log.info("resumed from %s at step %d (epoch %d, batch %d)", path, self.state.step,
                  self.state.epoch, self.state.batch_in_epoch)

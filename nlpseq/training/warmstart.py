@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from nlpseq.config_files import read_yaml
-from nlpseq.errors import ConfigError
+from nlpseq.errors import ConfigError, NlpseqError
 from nlpseq.tokenizers import copy_tokenizer, saved_tokenizers
-from nlpseq.training.checkpoint import load_checkpoint
+from nlpseq.training.run_files import load_state
 
 log = logging.getLogger("nlpseq.train")
 
@@ -68,7 +68,11 @@ class WarmStart:
     def load_weights(self, model: nn.Module) -> None:
         """Copy every tensor of the trained run's ``best.pt`` whose name and shape fit ``model``; log what
         was loaded and what starts fresh. ConfigError when no weight matrix fits (another architecture)."""
-        trained = load_checkpoint(self.run_dir / "checkpoints" / "best.pt")["model"]
+        # Checked: a dict of finite weights (NaN weights would "warm start" a model that predicts nan).
+        try:
+            trained = load_state(self.run_dir / "checkpoints" / "best.pt")
+        except NlpseqError as error:  # the message names the file
+            raise ConfigError(f"{KEY}: {error}") from None
         # Tensors only: a language model's extra state (the hidden state carried across windows)
         # belongs to the trained run's stream, not to the new data's; the new model keeps its own.
         own = {name: value for name, value in model.state_dict().items() if torch.is_tensor(value)}

@@ -1,7 +1,7 @@
 """The package's layering, checked on the source: lower layers never import higher ones, and no two
 modules import each other, directly or in a circle.
 
-    cli, api                      the front doors
+    cli, api, serve               the front doors
     tasks                         one module per task family, the registry, the task contract
     training                      the one training loop, checkpoints, optimisers, plots
     data, models, metrics, ...    building blocks: they know no task and no training loop
@@ -34,7 +34,8 @@ MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
 def layer(module: str) -> str | None:
-    if module.startswith(("nlpseq.cli", "nlpseq.api", "nlpseq.__main__", "nlpseq.config_reference")) \
+    if module.startswith(("nlpseq.cli", "nlpseq.api", "nlpseq.serve", "nlpseq.__main__",
+                          "nlpseq.config_reference")) \
             or module == "nlpseq":
         return None  # the front doors (and the docs generator) may import anything
     if module.startswith("nlpseq.tasks"):
