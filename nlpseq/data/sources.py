@@ -215,10 +215,16 @@ def cached_map(dataset: datasets.Dataset, function: Callable[[dict[str, list]], 
         # Progress bars only on a terminal: in a log file their redraws make one endless line.
         datasets.disable_progress_bars()
 
+    cache_file = cache_dir / f"map-{digest}.arrow"
+
     def run() -> datasets.Dataset:
-        return dataset.map(function, batched=True, remove_columns=remove_columns,
-                           cache_file_name=str(cache_dir / f"map-{digest}.arrow"),
-                           load_from_cache_file=True, new_fingerprint=digest)
+        try:
+            return dataset.map(function, batched=True, remove_columns=remove_columns,
+                               cache_file_name=str(cache_file), load_from_cache_file=True,
+                               new_fingerprint=digest)
+        except OSError as error:  # a full disk, a read-only cache folder: one line naming the file
+            raise DataError(f"cannot write the tokenisation cache ({error.strerror or error}; is the disk "
+                            "full? data.cache_dir sets where it goes)", cache_file) from None
 
     # Under torchrun, rank 0 writes the cache file and the other ranks then read it, rather than all
     # ranks racing to write the same file.

@@ -317,8 +317,9 @@ class Trainer:
 
     def _out_of_time(self) -> bool:
         """Whether ``trainer.max_minutes`` are gone (read after every optimizer step); keeps the
-        state's ``wall_seconds`` current for the checkpoints."""
-        if self.budget is None:
+        state's ``wall_seconds`` current for the checkpoints. A run always takes its first step, so
+        even a budget gone before it began ends with an evaluation and a best.pt."""
+        if self.budget is None or self.state.step == 0:
             return False
         self.state.wall_seconds = self.budget.spent()
         return self.budget.over(self.world)

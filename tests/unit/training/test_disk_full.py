@@ -248,3 +248,22 @@ def test_a_log_file_that_cannot_be_written_says_so_once_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"nlpseq: {tmp_path / 'train.log'}: cannot write (")
+
+
+def test_a_full_disk_under_the_tokenisation_cache_is_one_line_naming_the_file(tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    import datasets
+
+    from nlpseq.data.sources import cached_map
+    from nlpseq.errors import DataError
+
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(datasets.Dataset, "map", full)
+    rows = datasets.Dataset.from_dict({"text": ["a b", "c"]})
+    with pytest.raises(DataError) as caught:
+        cached_map(rows, lambda batch: batch, "key", tmp_path / "cache")
+    message = str(caught.value)
+    assert "map-" in message and ".arrow" in message and "No space left on device" in message
+    assert len(message.splitlines()) == 1

@@ -90,6 +90,15 @@ def test_early_stopping_stops_after_patience(tmp_path: Path) -> None:
     assert evaluations[-1]["step"] == 12
 
 
+def test_a_budget_gone_before_the_first_step_still_ends_with_an_evaluation(tmp_path: Path) -> None:
+    # max_minutes=1e-300 is over before training begins: one step, the final evaluation, best.pt and
+    # the test split, not "best.pt: checkpoint not found".
+    results = nlpseq.train(load_config(TINY, _overrides(tmp_path, "instant", "trainer.max_minutes=1e-300")))
+    assert results["steps"] == 1
+    assert "accuracy" in results["test"]
+    assert (tmp_path / "instant/checkpoints/best.pt").is_file()
+
+
 def test_max_minutes_stops_training_and_still_tests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A clock that moves 10 seconds each time it is read. It is read when training starts, on each
     # pass of the epoch loop and at least once after every optimizer step, so 1 minute runs out
