@@ -100,6 +100,7 @@ def _alive(pid: int) -> bool:
 def temporary_folder(folder: Path) -> Iterator[None]:
     """Point ``tempfile`` (and the pip/npm it starts, through TMPDIR) at ``folder`` for the block."""
     saved, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    folder = Path(folder).resolve()  # absolute: pip and npm run in other working folders
     tempfile.tempdir = str(folder)
     os.environ["TMPDIR"] = str(folder)
     try:
