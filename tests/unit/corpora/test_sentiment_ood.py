@@ -3,29 +3,19 @@ sdist: converted from a tiny archive built here, never the network."""
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from nlpseq.corpora import CORPORA, mr, sentiment_ood
 from nlpseq.errors import DataError
+from tests.unit.corpora.test_corpora import _tar_bytes
 
 
 def _sdist(path: Path, members: dict[str, str]) -> Path:
-    def tar(files: dict[str, bytes]) -> bytes:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-            for name, data in files.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
-        return buffer.getvalue()
-
-    inner = tar({name: text.encode("utf-8") for name, text in members.items()})
-    path.write_bytes(tar({mr.INNER_ARCHIVE: inner}))
+    inner = _tar_bytes({name: text.encode("utf-8") for name, text in members.items()})
+    path.write_bytes(_tar_bytes({mr.INNER_ARCHIVE: inner}))
     return path
 
 
